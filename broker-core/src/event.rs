@@ -1,0 +1,209 @@
+//! Events: a validated type name, a JSON object, and the SSE frame encoded once.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use core::fmt;
+use serde_json::{Map, Value};
+
+use crate::id::{EventId, TaskId};
+
+/// The longest event type name accepted.
+pub const MAX_EVENT_TYPE_LEN: usize = 64;
+
+/// Names the stream itself uses for connection frames; an application event
+/// may not take them, or a client could not tell the two apart.
+pub const RESERVED_EVENT_TYPES: [&str; 3] = ["ready", "lagged", "end"];
+
+/// An event type such as `task.status` or `trigger.fired`.
+///
+/// Non-empty, at most [`MAX_EVENT_TYPE_LEN`] bytes, no control characters or
+/// spaces (so it can never break out of its `event:` line), and not one of the
+/// [`RESERVED_EVENT_TYPES`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct EventType(String);
+
+/// Why a string is not an event type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventTypeError {
+    /// The name is empty.
+    #[error("event type must not be empty")]
+    Empty,
+    /// The name is longer than [`MAX_EVENT_TYPE_LEN`].
+    #[error("event type must be at most 64 bytes")]
+    TooLong,
+    /// The name holds a control character, a space or a `*`.
+    #[error("event type must not contain spaces, control characters or '*'")]
+    BadCharacter,
+    /// The name is one the stream reserves for its own frames.
+    #[error("event type is reserved for the stream itself (ready, lagged, end)")]
+    Reserved,
+}
+
+impl EventType {
+    /// Validates `name` as an event type.
+    pub fn new(name: impl Into<String>) -> Result<Self, EventTypeError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(EventTypeError::Empty);
+        }
+        if name.len() > MAX_EVENT_TYPE_LEN {
+            return Err(EventTypeError::TooLong);
+        }
+        if name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '*')
+        {
+            return Err(EventTypeError::BadCharacter);
+        }
+        if RESERVED_EVENT_TYPES.contains(&name.as_str()) {
+            return Err(EventTypeError::Reserved);
+        }
+        Ok(EventType(name))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        EventType::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Turns optional, possibly non-object event data into the object the contract
+/// promises: missing or `null` data becomes `{}`; anything else that is not an
+/// object is refused.
+pub fn event_data(data: Option<Value>) -> Result<Map<String, Value>, NotAnObject> {
+    match data {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(NotAnObject),
+    }
+}
+
+/// Event data must be a JSON object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("event data must be a JSON object")]
+pub struct NotAnObject;
+
+/// A published event.
+///
+/// Its SSE frame is encoded once, at publish time, and shared by reference
+/// count with every subscriber that receives it.
+#[derive(Clone, Debug)]
+pub struct Event {
+    id: EventId,
+    kind: EventType,
+    task: Option<TaskId>,
+    data: Bytes,
+    frame: Bytes,
+}
+
+impl Event {
+    /// Encodes an event. JSON text never holds a raw line break (serde_json
+    /// escapes control characters), so the data is always one `data:` line.
+    pub fn new(
+        id: EventId,
+        kind: EventType,
+        task: Option<TaskId>,
+        data: &Map<String, Value>,
+    ) -> Self {
+        let mut frame = BytesMut::with_capacity(64 + kind.as_str().len());
+        frame.put_slice(b"id: ");
+        frame.put_slice(id.to_string().as_bytes());
+        frame.put_slice(b"\nevent: ");
+        frame.put_slice(kind.as_str().as_bytes());
+        frame.put_slice(b"\ndata: ");
+        let start = frame.len();
+        {
+            let mut w = (&mut frame).writer();
+            // Serialising a Map of Values into memory cannot fail.
+            let _ = serde_json::to_writer(&mut w, data);
+        }
+        let end = frame.len();
+        frame.put_slice(b"\n\n");
+        let frame = frame.freeze();
+        let data = frame.slice(start..end);
+        Event {
+            id,
+            kind,
+            task,
+            data,
+            frame,
+        }
+    }
+
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// The event's type.
+    pub fn kind(&self) -> &EventType {
+        &self.kind
+    }
+
+    /// The task this event concerns, for `task=` filters.
+    pub fn task(&self) -> Option<&TaskId> {
+        self.task.as_ref()
+    }
+
+    /// The data as one line of JSON text.
+    pub fn data_json(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The complete SSE frame: `id:`, `event:`, `data:` and the blank line.
+    pub fn frame(&self) -> &Bytes {
+        &self.frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Epoch;
+
+    #[test]
+    fn event_types_are_validated() {
+        assert!(EventType::new("task.status").is_ok());
+        assert_eq!(EventType::new(""), Err(EventTypeError::Empty));
+        assert_eq!(EventType::new("a\nb"), Err(EventTypeError::BadCharacter));
+        assert_eq!(EventType::new("a\rb"), Err(EventTypeError::BadCharacter));
+        assert_eq!(EventType::new("a\0b"), Err(EventTypeError::BadCharacter));
+        assert_eq!(EventType::new("a b"), Err(EventTypeError::BadCharacter));
+        assert_eq!(EventType::new("task.*"), Err(EventTypeError::BadCharacter));
+        assert_eq!(EventType::new("x".repeat(65)), Err(EventTypeError::TooLong));
+        assert_eq!(EventType::new("ready"), Err(EventTypeError::Reserved));
+    }
+
+    #[test]
+    fn missing_data_becomes_an_empty_object() {
+        assert_eq!(event_data(None), Ok(Map::new()));
+        assert_eq!(event_data(Some(Value::Null)), Ok(Map::new()));
+        assert_eq!(event_data(Some(Value::from(3))), Err(NotAnObject));
+    }
+
+    #[test]
+    fn the_frame_is_one_event_with_one_data_line() {
+        let mut data = Map::new();
+        data.insert("text".into(), Value::from("two\nlines\r\n"));
+        let kind = EventType::new("trigger.fired").expect("valid");
+        let ev = Event::new(EventId::new(Epoch::new(0xab), 7), kind, None, &data);
+        assert_eq!(
+            &ev.frame()[..],
+            b"id: ab-7\nevent: trigger.fired\ndata: {\"text\":\"two\\nlines\\r\\n\"}\n\n"
+        );
+        assert_eq!(ev.data_json(), br#"{"text":"two\nlines\r\n"}"#);
+    }
+}

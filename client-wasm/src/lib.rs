@@ -1,0 +1,1 @@
+//! Browser driver of broker-core's client state machine (under construction).

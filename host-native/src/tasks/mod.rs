@@ -1,0 +1,1 @@
+//! Tasks: real processes in pseudo-terminals, persisted, reconciled.
