@@ -173,6 +173,8 @@ impl Event {
 mod tests {
     use super::*;
     use crate::id::Epoch;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn event_types_are_validated() {
