@@ -1,14 +1,47 @@
 //! The broker: one history ring shared by every subscriber, each subscriber a
 //! cursor into it with a bounded lag.
 //!
-//! SKELETON — the signatures here are the contract host-native and the
-//! simulation rely on; bodies are being filled in.
+//! Publishing appends the event (its SSE frame encoded once) to the ring and
+//! bumps a few per-pattern counters; it never visits a subscriber, so it costs
+//! the same with no subscribers or ten thousand, and a stalled subscriber
+//! cannot slow it down. Each subscriber is a pair of cursors into the ring.
+//! When it is polled, the lag limit is applied as if it had been applied at
+//! every publish: it keeps the newest `queue` events that pass its filter and
+//! is told exactly how many it lost (counted with the counters, so even events
+//! that already left the history are accounted for).
+//!
+//! ```
+//! use broker_core::{Broker, BrokerConfig, Delivery, Epoch, EventType, Filter};
+//! use serde_json::Map;
+//!
+//! let mut broker = Broker::new(Epoch::new(0x1f), 1, BrokerConfig::default());
+//! let (sub, ready) = broker.subscribe(Filter::parse(Some("task.*"), None)?, None);
+//! assert!(!ready.resumed);
+//! let kind = EventType::new("task.created").expect("a valid type");
+//! let id = broker.publish(kind, None, &Map::new());
+//! match broker.poll_delivery(sub) {
+//!     Some(Delivery::Event(event)) => assert_eq!(event.id(), id),
+//!     other => panic!("expected the event, got {other:?}"),
+//! }
+//! assert!(broker.poll_delivery(sub).is_none());
+//! # Ok::<(), broker_core::FilterError>(())
+//! ```
+
+mod counters;
+mod filter;
+mod history;
+mod subscriber;
 
 use bytes::BytesMut;
 use serde_json::{Map, Value};
 
+pub use filter::{Filter, FilterError, TypePattern, MAX_TYPE_PATTERNS};
+
 use crate::event::{Event, EventType};
 use crate::id::{Epoch, EventId, SubscriberId, TaskId};
+use counters::Counters;
+use history::History;
+use subscriber::{Item, Subscriber};
 
 /// Sizes of the broker's buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,56 +59,6 @@ impl Default for BrokerConfig {
             history: 4096,
             queue: 256,
         }
-    }
-}
-
-/// Which events a subscriber wants.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Filter {
-    types: Vec<TypePattern>,
-    task: Option<TaskId>,
-}
-
-/// One entry of a `types=` filter.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TypePattern {
-    /// Exactly this type.
-    Exact(String),
-    /// Every type starting with this prefix (written `prefix.*`; the stored
-    /// prefix keeps its trailing dot).
-    Prefix(String),
-}
-
-/// Why a filter could not be built.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FilterError {
-    /// An entry of `types=` is not a valid type or `prefix.*` pattern.
-    #[error("invalid type pattern {0:?}: use a type name or 'prefix.*'")]
-    BadType(String),
-    /// Too many entries in `types=`.
-    #[error("too many type patterns (at most 32)")]
-    TooManyTypes,
-    /// `task=` is not a valid task id.
-    #[error("invalid task id in filter")]
-    BadTask,
-}
-
-impl Filter {
-    /// Everything.
-    pub fn all() -> Self {
-        Filter::default()
-    }
-
-    /// Parses the `types` (comma separated) and `task` query values.
-    pub fn parse(types: Option<&str>, task: Option<&str>) -> Result<Self, FilterError> {
-        let _ = (types, task);
-        todo!("filled in by the broker work")
-    }
-
-    /// Whether `event` passes this filter.
-    pub fn matches(&self, event: &Event) -> bool {
-        let _ = event;
-        todo!()
     }
 }
 
@@ -121,32 +104,63 @@ pub struct BrokerStats {
 /// The broker. Owned by one driver (`&mut self` everywhere).
 #[derive(Debug)]
 pub struct Broker {
-    _todo: (),
+    epoch: Epoch,
+    /// The sequence number of this epoch's first event.
+    first_seq: u64,
+    queue: u64,
+    history: History,
+    counters: Counters,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    stats: BrokerStats,
+}
+
+/// A place in the subscriber table; the generation tells a stale
+/// [`SubscriberId`] from the subscriber now using the slot.
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    subscriber: Option<Subscriber>,
 }
 
 impl Broker {
     /// A broker for one epoch whose first event gets `SEQ` = `first_seq`
     /// (drivers pass one above every version already persisted).
+    ///
+    /// `first_seq` 0 is taken as 1, so that "before any event" always has an
+    /// id (`EPOCH-0`) distinct from every event's. The ring keeps at least
+    /// `queue` events (and `queue` is at least 1), since a subscriber's kept
+    /// events are read from it.
     pub fn new(epoch: Epoch, first_seq: u64, config: BrokerConfig) -> Self {
-        let _ = (epoch, first_seq, config);
-        todo!()
+        let first_seq = first_seq.max(1);
+        let queue = config.queue.max(1);
+        Broker {
+            epoch,
+            first_seq,
+            queue: queue as u64,
+            history: History::new(config.history.max(queue), first_seq),
+            counters: Counters::default(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            stats: BrokerStats::default(),
+        }
     }
 
     /// This broker's epoch.
     pub fn epoch(&self) -> Epoch {
-        todo!()
+        self.epoch
     }
 
     /// The id the next published event will get; with the driver's lock held
     /// across this and [`Broker::publish`], a task's version can name the
     /// event that announces it.
     pub fn next_id(&self) -> EventId {
-        todo!()
+        EventId::new(self.epoch, self.history.next_seq())
     }
 
     /// The id of the newest event, or the list cursor before any event.
     pub fn head(&self) -> EventId {
-        todo!()
+        EventId::new(self.epoch, self.history.next_seq() - 1)
     }
 
     /// Publishes an event. Never fails, never blocks; O(1) whatever the
@@ -157,50 +171,276 @@ impl Broker {
         task: Option<TaskId>,
         data: &Map<String, Value>,
     ) -> EventId {
-        let _ = (kind, task, data);
-        todo!()
+        let id = self.next_id();
+        self.counters.record(kind.as_str(), task.as_ref());
+        self.history.push(Event::new(id, kind, task, data));
+        self.stats.published += 1;
+        id
     }
 
     /// Adds a subscriber. `resume` is the raw `Last-Event-ID` text, if any:
     /// malformed, foreign or too old ids simply do not resume.
+    ///
+    /// A resumed subscriber first receives every missed event that passes its
+    /// filter, however many (they are all still in history, or it would not
+    /// have resumed); the lag limit applies to what is published after it
+    /// subscribed. Should the history move past part of the replay before it
+    /// is read, that part is reported as `lagged` with its exact count.
     pub fn subscribe(&mut self, filter: Filter, resume: Option<&str>) -> (SubscriberId, Ready) {
-        let _ = (filter, resume);
-        todo!()
+        let resume_from = resume.and_then(|raw| self.resume_point(raw));
+        let subscriber = Subscriber::new(filter, &mut self.counters, &self.history, resume_from);
+        let id = match self.free_slots.pop() {
+            Some(slot) => {
+                let entry = &mut self.slots[slot as usize];
+                entry.subscriber = Some(subscriber);
+                SubscriberId {
+                    slot,
+                    generation: entry.generation,
+                }
+            }
+            None => {
+                // Four billion concurrent subscribers would not fit in memory
+                // first, so the slot number always fits.
+                let slot = self.slots.len() as u32;
+                self.slots.push(Slot {
+                    generation: 0,
+                    subscriber: Some(subscriber),
+                });
+                SubscriberId {
+                    slot,
+                    generation: 0,
+                }
+            }
+        };
+        self.stats.subscribers += 1;
+        let ready = Ready {
+            epoch: self.epoch,
+            resumed: resume_from.is_some(),
+            head: self.head(),
+        };
+        (id, ready)
+    }
+
+    /// The sequence number of the first event a client holding `raw` missed,
+    /// when resuming from `raw` loses nothing.
+    fn resume_point(&self, raw: &str) -> Option<u64> {
+        let id: EventId = raw.parse().ok()?;
+        let next = self.history.next_seq();
+        let resumable = id.epoch == self.epoch
+            && id.seq < next
+            && id.seq + 1 >= self.history.oldest()
+            && id.seq + 1 >= self.first_seq;
+        resumable.then_some(id.seq + 1)
     }
 
     /// Removes a subscriber. Idempotent: returns whether it was there.
     pub fn unsubscribe(&mut self, id: SubscriberId) -> bool {
-        let _ = id;
-        todo!()
+        let Some(slot) = self.slots.get_mut(id.slot as usize) else {
+            return false;
+        };
+        if slot.generation != id.generation {
+            return false;
+        }
+        let Some(subscriber) = slot.subscriber.take() else {
+            return false;
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        subscriber.release(&mut self.counters);
+        self.free_slots.push(id.slot);
+        self.stats.subscribers -= 1;
+        true
+    }
+
+    /// Whether `id` names a current subscriber.
+    pub fn is_subscribed(&self, id: SubscriberId) -> bool {
+        self.subscriber(id).is_some()
+    }
+
+    fn subscriber(&self, id: SubscriberId) -> Option<&Subscriber> {
+        self.slots
+            .get(id.slot as usize)
+            .filter(|s| s.generation == id.generation)
+            .and_then(|s| s.subscriber.as_ref())
     }
 
     /// Whether the subscriber has anything to receive now.
     pub fn has_pending(&self, id: SubscriberId) -> bool {
-        let _ = id;
-        todo!()
+        self.subscriber(id)
+            .is_some_and(|s| s.has_pending(&self.counters))
     }
 
     /// The subscriber's next item, or `None` when it is up to date (or unknown).
     pub fn poll_delivery(&mut self, id: SubscriberId) -> Option<Delivery> {
-        let _ = id;
-        todo!()
+        let Broker {
+            slots,
+            history,
+            counters,
+            stats,
+            queue,
+            ..
+        } = self;
+        let subscriber = slot_subscriber(slots, id)?;
+        match subscriber.next_item(history, counters, *queue, stats)? {
+            Item::Event(event) => Some(Delivery::Event(event.clone())),
+            Item::Lagged(dropped) => Some(Delivery::Lagged { dropped }),
+        }
     }
 
     /// Appends every item ready for the subscriber to `out` as SSE frames
     /// (coalesced into one write by the driver), up to about `max_bytes`.
     /// Returns how many items were written.
+    ///
+    /// Writing stops before an item once `out` holds `max_bytes` or more; the
+    /// rest stays pending. At least one item is written when one is pending,
+    /// so a driver always makes progress.
     pub fn drain_frames(
         &mut self,
         id: SubscriberId,
         out: &mut BytesMut,
         max_bytes: usize,
     ) -> usize {
-        let _ = (id, out, max_bytes);
-        todo!()
+        let Broker {
+            slots,
+            history,
+            counters,
+            stats,
+            queue,
+            ..
+        } = self;
+        let Some(subscriber) = slot_subscriber(slots, id) else {
+            return 0;
+        };
+        let mut written = 0;
+        while written == 0 || out.len() < max_bytes {
+            match subscriber.next_item(history, counters, *queue, stats) {
+                Some(Item::Event(event)) => out.extend_from_slice(event.frame()),
+                Some(Item::Lagged(dropped)) => out.extend_from_slice(&lagged_frame(dropped)),
+                None => break,
+            }
+            written += 1;
+        }
+        written
     }
 
     /// Counters for metrics.
+    ///
+    /// `dropped` and `lagged` grow when a lagging subscriber is next polled
+    /// (the lag rule is applied lazily), not at the publish that overflowed it.
     pub fn stats(&self) -> BrokerStats {
-        todo!()
+        self.stats
+    }
+}
+
+#[cfg(test)]
+impl Broker {
+    fn counters_are_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+}
+
+fn slot_subscriber(slots: &mut [Slot], id: SubscriberId) -> Option<&mut Subscriber> {
+    slots
+        .get_mut(id.slot as usize)
+        .filter(|s| s.generation == id.generation)
+        .and_then(|s| s.subscriber.as_mut())
+}
+
+/// The `lagged` frame.
+// TODO: switch to `crate::sse::lagged_frame` once the encoder lands.
+fn lagged_frame(dropped: u64) -> bytes::Bytes {
+    bytes::Bytes::from(format!(
+        "event: lagged\ndata: {{\"dropped\":{dropped}}}\n\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const EPOCH: Epoch = Epoch::new(0xe);
+
+    fn broker(history: usize, queue: usize) -> Broker {
+        Broker::new(EPOCH, 1, BrokerConfig { history, queue })
+    }
+
+    fn publish(b: &mut Broker, kind: &str, task: Option<&str>) -> EventId {
+        b.publish(
+            EventType::new(kind).expect("valid type"),
+            task.map(|t| TaskId::new(t).expect("valid task")),
+            &Map::new(),
+        )
+    }
+
+    /// Everything the subscriber has now, events as their seq.
+    fn drain(b: &mut Broker, id: SubscriberId) -> Vec<Result<u64, u64>> {
+        let mut got = Vec::new();
+        while let Some(d) = b.poll_delivery(id) {
+            got.push(match d {
+                Delivery::Event(e) => Ok(e.id().seq),
+                Delivery::Lagged { dropped } => Err(dropped),
+            });
+        }
+        got
+    }
+
+    #[test]
+    fn ids_count_up_from_first_seq_and_head_names_the_newest() {
+        let mut b = Broker::new(EPOCH, 10, BrokerConfig::default());
+        assert_eq!(b.head(), EventId::new(EPOCH, 9));
+        assert_eq!(b.next_id(), EventId::new(EPOCH, 10));
+        assert_eq!(publish(&mut b, "a", None), EventId::new(EPOCH, 10));
+        assert_eq!(b.head(), EventId::new(EPOCH, 10));
+        assert_eq!(b.next_id(), EventId::new(EPOCH, 11));
+        assert_eq!(b.epoch(), EPOCH);
+    }
+
+    #[test]
+    fn counters_are_shared_and_freed_with_their_last_subscriber() {
+        let mut b = broker(8, 4);
+        let f = || Filter::parse(Some("a.*,b"), Some("t")).expect("parses");
+        let (s1, _) = b.subscribe(f(), None);
+        let (s2, _) = b.subscribe(f(), None);
+        assert_eq!(b.counters.live_counters(), 2);
+        let (s3, _) = b.subscribe(Filter::all(), None);
+        assert_eq!(b.counters.live_counters(), 3);
+        for s in [s1, s2, s3] {
+            assert!(b.unsubscribe(s));
+        }
+        assert_eq!(b.counters.live_counters(), 0);
+        assert!(b.counters_are_empty());
+    }
+
+    #[test]
+    fn a_subscriber_with_a_narrow_filter_counts_events_lost_to_history() {
+        // Two of its events fall out of a 4-event history while it sleeps,
+        // although it never exceeded its queue of 3.
+        let mut b = broker(4, 3);
+        let (s, _) = b.subscribe(Filter::parse(Some("x"), None).expect("parses"), None);
+        publish(&mut b, "x", None);
+        publish(&mut b, "x", None);
+        for _ in 0..4 {
+            publish(&mut b, "y", None);
+        }
+        let x = publish(&mut b, "x", None);
+        assert_eq!(drain(&mut b, s), vec![Err(2), Ok(x.seq)]);
+        assert_eq!(b.stats().dropped, 2);
+        assert_eq!(b.stats().lagged, 1);
+    }
+
+    #[test]
+    fn stale_ids_reach_nobody_after_the_slot_is_reused() {
+        let mut b = broker(8, 4);
+        let (old, _) = b.subscribe(Filter::all(), None);
+        assert!(b.unsubscribe(old));
+        let (new, _) = b.subscribe(Filter::all(), None);
+        assert_eq!(new.slot, old.slot);
+        publish(&mut b, "a", None);
+        assert!(!b.has_pending(old));
+        assert!(b.poll_delivery(old).is_none());
+        assert!(!b.unsubscribe(old));
+        assert!(b.is_subscribed(new));
+        assert_eq!(drain(&mut b, new), vec![Ok(1)]);
     }
 }
