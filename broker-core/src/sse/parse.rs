@@ -285,12 +285,11 @@ impl Parser {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" => {
-                if memchr::memchr(0, value).is_none() {
-                    self.id_buffer.clear();
-                    self.id_buffer.extend_from_slice(value);
-                    self.id_changed = true;
-                }
+            // An id holding NUL is ignored: browsers could not send it back.
+            b"id" if memchr::memchr(0, value).is_none() => {
+                self.id_buffer.clear();
+                self.id_buffer.extend_from_slice(value);
+                self.id_changed = true;
             }
             b"retry" => {
                 if let Some(ms) = parse_retry(value) {
