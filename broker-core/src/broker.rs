@@ -225,12 +225,13 @@ impl Broker {
     /// when resuming from `raw` loses nothing.
     fn resume_point(&self, raw: &str) -> Option<u64> {
         let id: EventId = raw.parse().ok()?;
-        let next = self.history.next_seq();
-        let resumable = id.epoch == self.epoch
-            && id.seq < next
-            && id.seq + 1 >= self.history.oldest()
-            && id.seq + 1 >= self.first_seq;
-        resumable.then_some(id.seq + 1)
+        if id.epoch != self.epoch || id.seq >= self.history.next_seq() {
+            return None;
+        }
+        // Below `next_seq`, so adding one cannot overflow.
+        let first_missed = id.seq + 1;
+        let still_held = first_missed >= self.history.oldest() && first_missed >= self.first_seq;
+        still_held.then_some(first_missed)
     }
 
     /// Removes a subscriber. Idempotent: returns whether it was there.
@@ -314,7 +315,9 @@ impl Broker {
         while written == 0 || out.len() < max_bytes {
             match subscriber.next_item(history, counters, *queue, stats) {
                 Some(Item::Event(event)) => out.extend_from_slice(event.frame()),
-                Some(Item::Lagged(dropped)) => out.extend_from_slice(&lagged_frame(dropped)),
+                Some(Item::Lagged(dropped)) => {
+                    out.extend_from_slice(&crate::sse::lagged_frame(dropped))
+                }
                 None => break,
             }
             written += 1;
@@ -343,14 +346,6 @@ fn slot_subscriber(slots: &mut [Slot], id: SubscriberId) -> Option<&mut Subscrib
         .get_mut(id.slot as usize)
         .filter(|s| s.generation == id.generation)
         .and_then(|s| s.subscriber.as_mut())
-}
-
-/// The `lagged` frame.
-// TODO: switch to `crate::sse::lagged_frame` once the encoder lands.
-fn lagged_frame(dropped: u64) -> bytes::Bytes {
-    bytes::Bytes::from(format!(
-        "event: lagged\ndata: {{\"dropped\":{dropped}}}\n\n"
-    ))
 }
 
 #[cfg(test)]
