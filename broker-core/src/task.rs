@@ -1,13 +1,19 @@
 //! Tasks and their status reconciliation.
 //!
-//! SKELETON — the record and signatures are the contract; bodies are being
-//! filled in.
+//! A [`Task`] is the record the REST API lists and `task.created` /
+//! `task.updated` carry. Its [`TaskStatus`] is decided here and nowhere else:
+//! the host gathers an [`Observation`] of the process and hands it to
+//! [`Reconciler::observe`], which changes the record and says, exactly once
+//! per real transition, what to announce as `task.status`.
 
-use core::time::Duration;
+mod reconcile;
+
 use serde_json::{Map, Value};
 
 use crate::id::TaskId;
 use crate::time::Timestamp;
+
+pub use reconcile::Reconciler;
 
 /// A task's status. `completed`, `killed` and `error` are final.
 #[derive(
@@ -48,6 +54,12 @@ impl TaskStatus {
     }
 }
 
+impl core::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a task was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,13 +96,20 @@ pub struct Task {
     /// The exit code, once completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    /// Why it is in `error` (or why it was finalised on restart).
+    /// Why it is in `error` (it could not start, or was lost, for example on
+    /// a restart of the server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The process id while it runs.
+    /// The process id while it runs; cleared when the task reaches a final
+    /// status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
-    /// When output was last seen (or, before any output, when it started).
+    /// When output or input was last seen (or, before any, when it started):
+    /// the idle fallback measures quiet time from here, so typing into a
+    /// waiting task does not make it look idle at once. It only moves
+    /// forward, and it moves without an event of its own (announcing every
+    /// line of output would be a storm); `task.status` carries its value at
+    /// each transition.
     pub last_activity_at: Timestamp,
 }
 
@@ -118,7 +137,9 @@ pub enum Observation {
         /// Why.
         reason: String,
     },
-    /// The process was killed through the API.
+    /// The process was killed through the API. The host reports this when
+    /// it sends the kill, before it reaps the exit, so that the exit that
+    /// follows (a signal death) is not taken for a completion.
     Killed,
     /// The process is gone for a reason other than its own exit (for example
     /// it did not survive a server restart).
@@ -126,6 +147,28 @@ pub enum Observation {
         /// Why.
         reason: String,
     },
+}
+
+/// Why a task ended in `error`, in a form a program can branch on (the
+/// task's `error` holds the text for people).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCause {
+    /// The process could not be started.
+    FailedToStart,
+    /// The process disappeared without the host seeing it exit (it did not
+    /// survive a restart of the server, for example).
+    Lost,
+}
+
+impl ErrorCause {
+    /// The wire name (`failed-to-start`, `lost`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCause::FailedToStart => "failed-to-start",
+            ErrorCause::Lost => "lost",
+        }
+    }
 }
 
 /// A real status transition, to be published as `task.status`.
@@ -139,45 +182,52 @@ pub struct StatusChange {
     pub previous: TaskStatus,
     /// When.
     pub at: Timestamp,
+    /// Why, when the task ended in `error`; sent as `reason`.
+    pub reason: Option<ErrorCause>,
 }
 
 impl StatusChange {
-    /// The `task.status` payload: `task_id`, `status`, `previous`, `version`,
-    /// plus `finished_at` and `exit_code` on completion and `error` on error,
-    /// taken from the task after the change.
+    /// The `task.status` payload, taken from the task after the change.
+    ///
+    /// `version` is read from `task.version`, and the payload must name the
+    /// event that carries it, so the order is:
+    ///
+    /// 1. `let change = reconciler.observe(&mut task, observation, now)?;`
+    /// 2. with the broker held by one owner from here to the publish, set
+    ///    `task.version = broker.next_id().seq` (or do steps 2–3 inside a
+    ///    `publish_with(|id| ..)` style closure that is handed the id);
+    /// 3. `let data = change.to_data(&task);`
+    /// 4. persist the task, then `broker.publish("task.status", Some(task.id), &data)`.
+    ///
+    /// Fields: `task_id`, `status`, `previous`, `version`, `at` (when the
+    /// transition was observed) and `last_activity_at`, always; `finished_at`
+    /// on every final status; `exit_code` on `completed`; `error` (the text)
+    /// and `reason` (`failed-to-start` or `lost`) on `error`. Each optional
+    /// field is present exactly when the task holds a value for it, so a
+    /// client that applies the payload ends with the task the server has.
     pub fn to_data(&self, task: &Task) -> Map<String, Value> {
-        let _ = task;
-        todo!()
-    }
-}
-
-/// Decides status transitions from observations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reconciler {
-    /// No output for this long means `waiting-for-input` (the fallback when
-    /// the terminal cannot be inspected).
-    pub idle_threshold: Duration,
-}
-
-impl Default for Reconciler {
-    fn default() -> Self {
-        Reconciler {
-            idle_threshold: Duration::from_secs(90),
+        let mut data = Map::new();
+        data.insert("task_id".into(), Value::from(self.task_id.as_str()));
+        data.insert("status".into(), Value::from(self.status.as_str()));
+        data.insert("previous".into(), Value::from(self.previous.as_str()));
+        data.insert("version".into(), Value::from(task.version));
+        data.insert("at".into(), Value::from(self.at.as_millis()));
+        data.insert(
+            "last_activity_at".into(),
+            Value::from(task.last_activity_at.as_millis()),
+        );
+        if let Some(finished_at) = task.finished_at {
+            data.insert("finished_at".into(), Value::from(finished_at.as_millis()));
         }
-    }
-}
-
-impl Reconciler {
-    /// Applies one observation to `task` at `now`. Returns the transition when
-    /// the status really changed (the caller publishes it and then sets
-    /// `task.version`), `None` otherwise. Final statuses never change.
-    pub fn observe(
-        &self,
-        task: &mut Task,
-        observation: Observation,
-        now: Timestamp,
-    ) -> Option<StatusChange> {
-        let _ = (task, observation, now);
-        todo!()
+        if let Some(code) = task.exit_code {
+            data.insert("exit_code".into(), Value::from(code));
+        }
+        if let Some(error) = &task.error {
+            data.insert("error".into(), Value::from(error.as_str()));
+        }
+        if let Some(reason) = self.reason {
+            data.insert("reason".into(), Value::from(reason.as_str()));
+        }
+        data
     }
 }
