@@ -1,0 +1,242 @@
+//! A task's process: spawned by portable-pty in its own session with the
+//! PTY's slave as controlling terminal, its output copied to the log by a
+//! blocking thread, reaped with `waitpid(WNOHANG)`, signalled per process
+//! group.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use broker_core::Timestamp;
+use nix::errno::Errno;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+
+use super::inspect;
+use super::log;
+
+/// The terminal size tasks start with.
+const SIZE: PtySize = PtySize {
+    rows: 40,
+    cols: 120,
+    pixel_width: 0,
+    pixel_height: 0,
+};
+
+/// What the output thread tells the reconciler.
+#[derive(Debug)]
+pub(crate) struct OutputState {
+    /// Unix ms of the last output (or of the start).
+    last_output_ms: AtomicU64,
+    /// Whether anything at all was written.
+    any_output: AtomicBool,
+    /// The terminal reached end of file: every writer is gone and the log
+    /// holds all the output there will be.
+    drained: AtomicBool,
+}
+
+impl OutputState {
+    /// When output was last seen (the start time before any output).
+    pub fn last_output_at(&self) -> Timestamp {
+        Timestamp::from_millis(self.last_output_ms.load(Ordering::Acquire))
+    }
+
+    /// Whether the program wrote anything yet.
+    pub fn any_output(&self) -> bool {
+        self.any_output.load(Ordering::Acquire)
+    }
+
+    /// Whether the log holds all the output.
+    pub fn drained(&self) -> bool {
+        self.drained.load(Ordering::Acquire)
+    }
+}
+
+/// How a reaped process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// It exited (a signal death is 128 + the signal number, as shells say).
+    Code(i32),
+    /// It is not our child any more (reaped elsewhere): the code is unknown.
+    Unknown,
+}
+
+/// A running (or finished but not yet forgotten) process of a task.
+pub(crate) struct Process {
+    pid: Pid,
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    output: Arc<OutputState>,
+    tty: Option<PathBuf>,
+    start_ticks: Option<u64>,
+    exit: Option<Exit>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("pid", &self.pid)
+            .field("tty", &self.tty)
+            .field("exit", &self.exit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts `argv` in `workdir` on a new PTY, appending its output to `log`.
+/// The error is the reason the task could not start.
+pub(crate) fn spawn(
+    argv: &[String],
+    workdir: &Path,
+    env: &[(&str, &str)],
+    log_path: &Path,
+    now: Timestamp,
+) -> Result<Process, String> {
+    let log_file = log::open_for_append(log_path).map_err(|e| format!("cannot open log: {e}"))?;
+    let pair = native_pty_system()
+        .openpty(SIZE)
+        .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+    let mut cmd = CommandBuilder::from_argv(argv.iter().map(Into::into).collect());
+    cmd.cwd(workdir);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let child = pair
+        .slave
+        .spawn_command(cmd)
+        .map_err(|e| format!("cannot start: {e:#}"))?;
+    // Only the child may hold the slave: its end of file must reach us.
+    drop(pair.slave);
+    let raw_pid = child.process_id().ok_or("the process has no pid")?;
+    // The portable-pty handle only wraps std's Child, which neither kills nor
+    // reaps on drop: we reap by pid to see signal deaths exactly.
+    drop(child);
+    let pid_i32 = i32::try_from(raw_pid).map_err(|_| "pid out of range".to_owned())?;
+    let pid = Pid::from_raw(pid_i32);
+    let master = pair.master;
+    let output = Arc::new(OutputState {
+        last_output_ms: AtomicU64::new(now.as_millis()),
+        any_output: AtomicBool::new(false),
+        drained: AtomicBool::new(false),
+    });
+    let spawned = (|| {
+        let reader = master.try_clone_reader().map_err(|e| e.to_string())?;
+        let writer = master.take_writer().map_err(|e| e.to_string())?;
+        let state = Arc::clone(&output);
+        std::thread::Builder::new()
+            .name(format!("task-output-{raw_pid}"))
+            .spawn(move || copy_output(reader, log_file, &state))
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(writer)
+    })();
+    let writer = match spawned {
+        Ok(writer) => writer,
+        Err(reason) => {
+            signal_session(pid_i32, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(format!("cannot attach to the terminal: {reason}"));
+        }
+    };
+    Ok(Process {
+        pid,
+        tty: inspect::tty_path(master.tty_name()),
+        master,
+        writer,
+        output,
+        start_ticks: inspect::stat(pid_i32).map(|st| st.start_ticks),
+        exit: None,
+    })
+}
+
+/// The output thread: terminal → log, until end of file (`EIO` on Linux once
+/// the last slave descriptor closes).
+fn copy_output(mut reader: Box<dyn Read + Send>, mut log: std::fs::File, state: &OutputState) {
+    let mut buf = [0u8; 8192];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Err(e) = log.write_all(&buf[..n]) {
+                    tracing::warn!(error = %e, "task log write failed");
+                }
+                state
+                    .last_output_ms
+                    .store(super::manager::now().as_millis(), Ordering::Release);
+                state.any_output.store(true, Ordering::Release);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    state.drained.store(true, Ordering::Release);
+}
+
+impl Process {
+    /// The process id (also its session and process group id).
+    pub fn pid(&self) -> u32 {
+        u32::try_from(self.pid.as_raw()).unwrap_or(0)
+    }
+
+    /// The start time that identifies this process across pid reuse.
+    pub fn start_ticks(&self) -> Option<u64> {
+        self.start_ticks
+    }
+
+    /// What the output thread has seen.
+    pub fn output(&self) -> &OutputState {
+        &self.output
+    }
+
+    /// Reaps the process if it ended; remembers the answer.
+    pub fn poll_exit(&mut self) -> Option<Exit> {
+        if self.exit.is_none() {
+            self.exit = match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => Some(Exit::Code(code)),
+                Ok(WaitStatus::Signaled(_, signal, _)) => Some(Exit::Code(128 + signal as i32)),
+                Ok(_) => None,
+                Err(Errno::EINTR) => None,
+                Err(_) => Some(Exit::Unknown),
+            };
+        }
+        self.exit
+    }
+
+    /// Whether the terminal's foreground process is blocked reading it.
+    pub fn blocked_on_read(&self) -> bool {
+        match self.master.process_group_leader() {
+            Some(foreground) => inspect::foreground_blocked_on_read(
+                self.pid.as_raw(),
+                foreground,
+                self.tty.as_deref(),
+            ),
+            None => false,
+        }
+    }
+
+    /// Types `text` into the terminal.
+    pub fn write_input(&mut self, text: &str) -> io::Result<()> {
+        self.writer.write_all(text.as_bytes())?;
+        self.writer.flush()
+    }
+
+    /// Sends `signal` to every process group of the task's session.
+    pub fn signal(&self, signal: Signal) {
+        if self.exit.is_none() {
+            signal_session(self.pid.as_raw(), signal);
+        }
+    }
+}
+
+/// Signals session `sid`: its leader's group first (so it stops forking),
+/// then every other group and process found in the session.
+pub(crate) fn signal_session(sid: i32, signal: Signal) {
+    let _ = killpg(Pid::from_raw(sid), signal);
+    for (pid, st) in inspect::session_members(sid) {
+        if st.pgrp != sid {
+            let _ = killpg(Pid::from_raw(st.pgrp), signal);
+        }
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
+}
