@@ -1,7 +1,9 @@
 //! Replays every stream in `tests/fixtures/sse/` (hand-made hard cases and
 //! any input the fuzzer ever flagged): none may panic, and each must parse
 //! the same under every two-way split, byte by byte, under tight limits, and
-//! as the literal spec algorithm does.
+//! as the literal spec algorithm does. Each file is also replayed as a fuzz
+//! input (header bytes choosing limits and chunk sizes, then the stream),
+//! exactly as `fuzz/fuzz_targets/sse_parser.rs` ran it.
 //!
 //! Native only: the wasm32 test runner has no file system. The same checks on
 //! inline streams run on wasm32 in `sse_frames.rs`.
@@ -12,7 +14,7 @@ mod sse_support;
 use std::path::PathBuf;
 
 use broker_core::sse::ParserConfig;
-use sse_support::{reference, run_chunked, run_whole, unlimited};
+use sse_support::{check_fuzz_input, reference, run_chunked, run_whole, unlimited};
 
 fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sse");
@@ -34,6 +36,7 @@ fn every_fixture_parses_the_same_however_it_is_chunked() {
     let fixtures = fixtures();
     assert!(!fixtures.is_empty(), "no fixtures found");
     for (path, bytes) in &fixtures {
+        check_fuzz_input(bytes);
         let whole = run_whole(unlimited(), bytes);
         assert_eq!(
             whole,

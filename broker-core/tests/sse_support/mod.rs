@@ -131,3 +131,72 @@ pub fn unlimited() -> ParserConfig {
         max_event: usize::MAX,
     }
 }
+
+/// The fuzz target's whole check, here so that `tests/sse_fixtures.rs`
+/// replays a saved fuzz input exactly as the fuzzer ran it.
+///
+/// Input layout: byte 0 picks the limits, byte 1 the number of chunk sizes
+/// that follow (up to 15), then those sizes (cycled; 0 is an empty chunk),
+/// then the stream itself. Panics when the parser's output depends on the
+/// chunking or, without limits, differs from [`reference`].
+pub fn check_fuzz_input(input: &[u8]) {
+    let Some((&limits, rest)) = input.split_first() else {
+        return;
+    };
+    let Some((&count, rest)) = rest.split_first() else {
+        return;
+    };
+    let count = usize::from(count % 16).min(rest.len());
+    let (sizes, stream) = rest.split_at(count);
+    let cuts = cycled_cuts(sizes, stream.len());
+
+    // Mostly small limits, so the error paths are fuzzed too.
+    let config = match limits % 4 {
+        0 => unlimited(),
+        1 => ParserConfig::default(),
+        _ => ParserConfig {
+            max_line: usize::from(limits >> 2),
+            max_event: usize::from(limits >> 1),
+        },
+    };
+
+    let whole = run_whole(config, stream);
+    assert_eq!(
+        run_chunked(config, stream, &cuts),
+        whole,
+        "chunking changed the output"
+    );
+    if stream.len() <= 2048 {
+        let every: Vec<usize> = (0..stream.len()).collect();
+        assert_eq!(
+            run_chunked(config, stream, &every),
+            whole,
+            "byte-by-byte feeding changed the output"
+        );
+    }
+    if limits % 4 == 0 {
+        assert_eq!(
+            whole,
+            reference(stream),
+            "disagrees with the spec algorithm"
+        );
+    }
+}
+
+/// Cut positions over `len` bytes from chunk sizes used in a cycle.
+fn cycled_cuts(sizes: &[u8], len: usize) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    if sizes.is_empty() {
+        return cuts;
+    }
+    let mut at = 0;
+    for &size in sizes.iter().cycle() {
+        at += usize::from(size);
+        // All-zero sizes would cycle forever: a few empty chunks are enough.
+        if at >= len || cuts.len() > 4 * len + 16 {
+            break;
+        }
+        cuts.push(at);
+    }
+    cuts
+}
