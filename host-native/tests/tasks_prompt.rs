@@ -38,17 +38,28 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
     // read within one tick (plus scheduling slack on a busy machine).
     let prompt_seen = {
         let began = std::time::Instant::now();
-        while !manager.output(&task.id, 5).expect("output").contains("name? ") {
+        while !manager
+            .output(&task.id, 5)
+            .expect("output")
+            .contains("name? ")
+        {
             assert!(began.elapsed() < Duration::from_secs(5), "no prompt");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         std::time::Instant::now()
     };
     events
-        .wait_status(&task.id, TaskStatus::WaitingForInput, Duration::from_secs(5))
+        .wait_status(
+            &task.id,
+            TaskStatus::WaitingForInput,
+            Duration::from_secs(5),
+        )
         .await;
     let waited = prompt_seen.elapsed();
-    assert!(waited <= TICK * 3, "waiting-for-input took {waited:?}, tick {TICK:?}");
+    assert!(
+        waited <= TICK * 3,
+        "waiting-for-input took {waited:?}, tick {TICK:?}"
+    );
 
     let after_input = manager.send_input(&task.id, "bob\n").expect("input");
     assert_eq!(after_input.status, TaskStatus::Running);
@@ -65,8 +76,15 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
     assert_eq!(detail.task.exit_code, Some(0));
     assert!(detail.task.finished_at.is_some());
     assert_eq!(detail.task.pid, None);
-    assert!(detail.recent_output.contains("hi bob"), "{:?}", detail.recent_output);
-    assert!(manager.output(&task.id, 1).expect("output").contains("hi bob"));
+    assert!(
+        detail.recent_output.contains("hi bob"),
+        "{:?}",
+        detail.recent_output
+    );
+    assert!(manager
+        .output(&task.id, 1)
+        .expect("output")
+        .contains("hi bob"));
 
     // Every event carries the version it gave the task; the last is the
     // task's version now.
@@ -79,7 +97,10 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
     assert_eq!(detail.task.version, last.seq());
 
     // A finished task takes no input and cannot be killed.
-    assert!(matches!(manager.send_input(&task.id, "x\n"), Err(TaskError::NotLive)));
+    assert!(matches!(
+        manager.send_input(&task.id, "x\n"),
+        Err(TaskError::NotLive)
+    ));
     assert!(matches!(manager.kill(&task.id), Err(TaskError::NotLive)));
     manager.shutdown().await;
 }
@@ -108,6 +129,10 @@ async fn initial_input_is_typed_once_the_program_reads() {
         .await;
     let detail = manager.get(&task.id).expect("get");
     assert_eq!(detail.task.exit_code, Some(0));
-    assert!(detail.recent_output.contains("got abc"), "{:?}", detail.recent_output);
+    assert!(
+        detail.recent_output.contains("got abc"),
+        "{:?}",
+        detail.recent_output
+    );
     manager.shutdown().await;
 }

@@ -79,7 +79,8 @@ impl Events {
         self.seen
             .iter()
             .filter(|e| {
-                e.data.get("task_id").or_else(|| e.data.get("id")) == Some(&Value::from(id.as_str()))
+                e.data.get("task_id").or_else(|| e.data.get("id"))
+                    == Some(&Value::from(id.as_str()))
             })
             .cloned()
             .collect()
@@ -90,13 +91,23 @@ impl Events {
         self.about(id)
             .iter()
             .filter(|e| e.kind == "task.status")
-            .map(|e| e.data["status"].as_str().expect("status is text").to_owned())
+            .map(|e| {
+                e.data["status"]
+                    .as_str()
+                    .expect("status is text")
+                    .to_owned()
+            })
             .collect()
     }
 
     /// Waits until a `task.status` to `status` was published for `id`;
     /// returns how long that took.
-    pub async fn wait_status(&mut self, id: &TaskId, status: TaskStatus, within: Duration) -> Duration {
+    pub async fn wait_status(
+        &mut self,
+        id: &TaskId,
+        status: TaskStatus,
+        within: Duration,
+    ) -> Duration {
         let began = Instant::now();
         loop {
             if self.statuses(id).iter().any(|s| s == status.as_str()) {
@@ -115,7 +126,11 @@ impl Events {
 
 /// A hub whose sequence continues above what is on disk, like the server's.
 pub fn hub_for(loaded: &tasks::LoadedTasks, epoch: u64) -> Hub {
-    Hub::new(Epoch::new(epoch), loaded.max_version() + 1, BrokerConfig::default())
+    Hub::new(
+        Epoch::new(epoch),
+        loaded.max_version() + 1,
+        BrokerConfig::default(),
+    )
 }
 
 /// A manager on `dir` with the short test tick.
