@@ -157,7 +157,11 @@ impl TaskStore {
             held.push(event);
             return Ok(Vec::new());
         }
-        Ok(self.apply(event).map(Change::Upserted).into_iter().collect())
+        Ok(self
+            .apply(event)
+            .map(Change::Upserted)
+            .into_iter()
+            .collect())
     }
 
     /// One task.

@@ -1,5 +1,8 @@
 //! Random observation streams against the reconciler's promises.
 #![cfg(not(target_arch = "wasm32"))]
+// proptest's `prop_oneof!` shares its strategies through `Arc`; the core's
+// no-`Arc` rule is about the library, not its test harness.
+#![allow(clippy::disallowed_types)]
 
 use broker_core::{Observation, Reconciler, Task, TaskId, TaskKind, TaskStatus, Timestamp};
 use core::time::Duration;

@@ -161,7 +161,11 @@ fn cases() -> Vec<Case> {
             idle_ms: 90_000,
             steps: vec![
                 (1, alive(0, true), Some((Running, Waiting))),
-                (2, Observation::Exited { code: 0 }, Some((Waiting, Completed))),
+                (
+                    2,
+                    Observation::Exited { code: 0 },
+                    Some((Waiting, Completed)),
+                ),
                 (3, Observation::Exited { code: 0 }, None),
                 (4, Observation::InputSent, None),
             ],
@@ -283,7 +287,14 @@ fn a_waiting_payload_has_no_final_fields() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["at", "last_activity_at", "previous", "status", "task_id", "version"]
+        [
+            "at",
+            "last_activity_at",
+            "previous",
+            "status",
+            "task_id",
+            "version"
+        ]
     );
     assert_eq!(data["status"], "waiting-for-input");
     assert_eq!(data["last_activity_at"], 30);

@@ -10,7 +10,9 @@ use broker_core::{Change, TaskStatus, TaskStore};
 use store_support::{contents, id, json, list, task};
 
 fn status(task_id: &str, status: &str, version: u64) -> String {
-    format!(r#"{{"task_id":"{task_id}","status":"{status}","previous":"running","version":{version}}}"#)
+    format!(
+        r#"{{"task_id":"{task_id}","status":"{status}","previous":"running","version":{version}}}"#
+    )
 }
 
 #[test]

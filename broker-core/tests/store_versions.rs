@@ -116,14 +116,20 @@ fn a_late_rename_lands_under_a_newer_status() {
     assert_eq!(t.version, 3);
     assert_eq!(t.pid, None, "a final task has no process");
     // The same rename again is old news.
-    assert_eq!(store.handle_event("task.updated", &json(&renamed)), Ok(vec![]));
+    assert_eq!(
+        store.handle_event("task.updated", &json(&renamed)),
+        Ok(vec![])
+    );
 }
 
 #[test]
 fn a_status_that_arrives_before_its_task_is_kept_until_the_task_comes() {
     let mut store = TaskStore::new();
     assert_eq!(
-        store.handle_event("task.status", &status_json("b", "killed", 4, r#","finished_at":8000"#)),
+        store.handle_event(
+            "task.status",
+            &status_json("b", "killed", 4, r#","finished_at":8000"#)
+        ),
         Ok(vec![]),
         "nothing to show yet"
     );
@@ -145,10 +151,19 @@ fn malformed_data_is_an_error_and_changes_nothing() {
         ("task.created", "not json"),
         ("task.updated", r#"{"id":"a"}"#),
         ("task.updated", "[]"),
-        ("task.status", r#"{"task_id":"a","status":"sleeping","version":9}"#),
+        (
+            "task.status",
+            r#"{"task_id":"a","status":"sleeping","version":9}"#,
+        ),
         ("task.status", r#"{"task_id":"a","status":"running"}"#),
-        ("task.status", r#"{"task_id":"../x","status":"running","version":9}"#),
-        ("task.status", r#"{"task_id":"a","status":"running","version":-1}"#),
+        (
+            "task.status",
+            r#"{"task_id":"../x","status":"running","version":9}"#,
+        ),
+        (
+            "task.status",
+            r#"{"task_id":"a","status":"running","version":-1}"#,
+        ),
     ];
     for (kind, data) in bad {
         match store.handle_event(kind, data) {

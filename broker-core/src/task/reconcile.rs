@@ -73,7 +73,12 @@ impl Reconciler {
             }
             Observation::FailedToStart { reason } => {
                 task.error = Some(reason);
-                finish(task, TaskStatus::Error, Some(ErrorCause::FailedToStart), now)
+                finish(
+                    task,
+                    TaskStatus::Error,
+                    Some(ErrorCause::FailedToStart),
+                    now,
+                )
             }
             Observation::Lost { reason } => {
                 task.error = Some(reason);
@@ -231,7 +236,10 @@ mod tests {
         assert_eq!(change.status, TaskStatus::Error);
         assert_eq!(change.previous, TaskStatus::WaitingForInput);
         assert_eq!(change.reason, Some(ErrorCause::Lost));
-        assert_eq!(t.error.as_deref(), Some("process did not survive a restart"));
+        assert_eq!(
+            t.error.as_deref(),
+            Some("process did not survive a restart")
+        );
         assert_eq!(t.exit_code, None);
     }
 
@@ -244,10 +252,7 @@ mod tests {
         assert_eq!(r.observe(&mut t, alive(4_000, false), ms(13_999)), None);
         assert_eq!(t.last_activity_at, ms(4_000));
         let change = r.observe(&mut t, alive(4_000, false), ms(14_000));
-        assert_eq!(
-            change.map(|c| c.status),
-            Some(TaskStatus::WaitingForInput)
-        );
+        assert_eq!(change.map(|c| c.status), Some(TaskStatus::WaitingForInput));
         // Input restarts the idle clock: the same stale output does not
         // send it straight back to waiting.
         let change = r.observe(&mut t, Observation::InputSent, ms(20_000));

@@ -61,8 +61,15 @@ pub struct Published {
 #[derive(Clone, Debug)]
 pub enum Op {
     Create,
-    Rename { task: usize, name: String },
-    Observe { task: usize, observation: Observation, after_ms: u64 },
+    Rename {
+        task: usize,
+        name: String,
+    },
+    Observe {
+        task: usize,
+        observation: Observation,
+        after_ms: u64,
+    },
 }
 
 /// The server: its tasks, its clock, and every event it published.
