@@ -118,3 +118,122 @@ fn apply_status(task: &mut Task, update: &StatusUpdate) {
         task.pid = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskKind;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn snapshot(version: u64, name: &str, status: TaskStatus) -> Task {
+        Task {
+            id: TaskId::new("t").expect("valid id"),
+            name: name.into(),
+            kind: TaskKind::Command,
+            command: "make".into(),
+            workdir: "/".into(),
+            status,
+            version,
+            created_at: Timestamp::from_millis(1),
+            finished_at: None,
+            exit_code: None,
+            error: None,
+            pid: Some(7),
+            last_activity_at: Timestamp::from_millis(1),
+        }
+    }
+
+    fn status(version: u64, status: TaskStatus) -> StatusUpdate {
+        StatusUpdate {
+            task_id: TaskId::new("t").expect("valid id"),
+            status,
+            version,
+            finished_at: status.is_final().then(|| Timestamp::from_millis(version)),
+            exit_code: (status == TaskStatus::Completed).then_some(0),
+            error: None,
+            last_activity_at: Some(Timestamp::from_millis(version)),
+        }
+    }
+
+    /// Every ordering of `items` (Heap's algorithm).
+    fn orders<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        fn go<T: Clone>(k: usize, items: &mut Vec<T>, out: &mut Vec<Vec<T>>) {
+            if k <= 1 {
+                out.push(items.clone());
+                return;
+            }
+            for i in 0..k {
+                go(k - 1, items, out);
+                let j = if k % 2 == 0 { i } else { 0 };
+                items.swap(j, k - 1);
+            }
+        }
+        let mut out = Vec::new();
+        go(items.len(), &mut items.to_vec(), &mut out);
+        out
+    }
+
+    #[test]
+    fn every_order_of_a_history_merges_to_the_same_task() {
+        use TaskStatus::{Completed, Running, WaitingForInput};
+        // created v1, waiting v2, renamed v3, running v4, renamed v5, completed v6
+        let history = vec![
+            TaskEvent::Snapshot(snapshot(1, "a", Running)),
+            TaskEvent::Status(status(2, WaitingForInput)),
+            TaskEvent::Snapshot(snapshot(3, "b", WaitingForInput)),
+            TaskEvent::Status(status(4, Running)),
+            TaskEvent::Snapshot(snapshot(5, "c", Running)),
+            TaskEvent::Status(status(6, Completed)),
+        ];
+        let mut expected = snapshot(5, "c", Running);
+        apply_status(&mut expected, &status(6, Completed));
+        assert_eq!(expected.pid, None);
+
+        let all = orders(&history);
+        assert_eq!(all.len(), 720);
+        for order in all {
+            // The first snapshot in this order founds the entry; status
+            // updates before it wait (as the store's orphans do).
+            let mut entry: Option<Entry> = None;
+            let mut waiting: Vec<StatusUpdate> = Vec::new();
+            for event in &order {
+                match (&mut entry, event) {
+                    (Some(e), TaskEvent::Snapshot(t)) => {
+                        e.merge_snapshot(t.clone());
+                    }
+                    (Some(e), TaskEvent::Status(u)) => {
+                        e.merge_status(u);
+                    }
+                    (None, TaskEvent::Snapshot(t)) => {
+                        let mut e = Entry::from_snapshot(t.clone());
+                        for u in waiting.drain(..) {
+                            e.merge_status(&u);
+                        }
+                        entry = Some(e);
+                    }
+                    (None, TaskEvent::Status(u)) => waiting.push(u.clone()),
+                }
+            }
+            let task = entry.map(|e| e.task);
+            assert_eq!(task.as_ref(), Some(&expected), "order {order:?}");
+        }
+    }
+
+    #[test]
+    fn merging_reports_only_visible_change() {
+        let mut entry = Entry::from_snapshot(snapshot(3, "a", TaskStatus::Running));
+        assert!(!entry.merge_snapshot(snapshot(3, "a", TaskStatus::Running)));
+        assert!(!entry.merge_snapshot(snapshot(2, "old", TaskStatus::Running)));
+        assert!(!entry.merge_status(&status(3, TaskStatus::Killed)));
+        assert!(entry.merge_status(&status(5, TaskStatus::WaitingForInput)));
+        // Newer than the snapshot it owns but identical in its fields.
+        assert!(!entry.merge_snapshot(snapshot(4, "a", TaskStatus::Running)));
+        assert_eq!(entry.snapshot_version, 4);
+        // A snapshot as new as the status we hold owns only its own fields.
+        assert!(entry.merge_snapshot(snapshot(5, "z", TaskStatus::Running)));
+        assert_eq!(entry.task.name, "z");
+        assert_eq!(entry.task.status, TaskStatus::WaitingForInput);
+        assert_eq!(entry.task.version, 5);
+    }
+}
