@@ -1,1 +1,165 @@
-fn main() {}
+//! Broker costs: publishing with 0, 100 and 10,000 subscribers, and draining
+//! one subscriber.
+//!
+//! Goals (issue 2): the median publish is at most 1 µs whatever the number of
+//! subscribers, and 10,000 subscribers cost at most 2× none. Publish never
+//! visits a subscriber, so the subscriber count should not show: the groups
+//! below check that with subscribers that are never polled (they lag forever),
+//! with subscribers drained every 64 publishes (kept current, as a healthy
+//! server's are), and with 10,000 subscribers each filtering on its own task
+//! (the largest per-pattern counter index). Each publish builds a realistic
+//! `task.status` event (type, task id, a four-field object) and encodes its
+//! frame, with the history ring full so every publish also evicts one event.
+//!
+//! `cargo bench -p broker-core --bench broker`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use broker_core::{Broker, BrokerConfig, Epoch, EventType, Filter, SubscriberId, TaskId};
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use serde_json::{json, Map, Value};
+
+const SUBSCRIBER_COUNTS: [usize; 3] = [0, 100, 10_000];
+
+fn status_data() -> Map<String, Value> {
+    match json!({"id": "task-0042", "status": "running", "previous": "queued", "version": 4242}) {
+        Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+struct Fixture {
+    broker: Broker,
+    subscribers: Vec<SubscriberId>,
+    kind: EventType,
+    task: TaskId,
+    data: Map<String, Value>,
+}
+
+impl Fixture {
+    fn new(subscribers: usize, filter: impl Fn(usize) -> Filter) -> Self {
+        let mut broker = Broker::new(Epoch::new(0x7d3a), 1, BrokerConfig::default());
+        let subscribers = (0..subscribers)
+            .map(|i| broker.subscribe(filter(i), None).0)
+            .collect();
+        let mut fixture = Fixture {
+            broker,
+            subscribers,
+            kind: EventType::new("task.status").expect("valid type"),
+            task: TaskId::new("task-0042").expect("valid task id"),
+            data: status_data(),
+        };
+        // Fill the history so every measured publish also evicts.
+        for _ in 0..BrokerConfig::default().history {
+            fixture.publish();
+        }
+        fixture
+    }
+
+    fn publish(&mut self) {
+        black_box(self.broker.publish(
+            self.kind.clone(),
+            Some(self.task.clone()),
+            black_box(&self.data),
+        ));
+    }
+
+    fn drain_all(&mut self, out: &mut BytesMut) {
+        for &s in &self.subscribers {
+            out.clear();
+            black_box(self.broker.drain_frames(s, out, usize::MAX));
+        }
+    }
+}
+
+fn publish_idle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("publish/idle_subscribers");
+    for n in SUBSCRIBER_COUNTS {
+        let mut f = Fixture::new(n, |_| Filter::all());
+        group.bench_function(BenchmarkId::from_parameter(n), |b| b.iter(|| f.publish()));
+    }
+    group.finish();
+}
+
+fn publish_task_filtered(c: &mut Criterion) {
+    let mut group = c.benchmark_group("publish/task_filtered_subscribers");
+    for n in SUBSCRIBER_COUNTS {
+        let mut f = Fixture::new(n, |i| {
+            let task = format!("task-{i:04}");
+            Filter::parse(Some("task.*"), Some(&task)).expect("valid filter")
+        });
+        group.bench_function(BenchmarkId::from_parameter(n), |b| b.iter(|| f.publish()));
+    }
+    group.finish();
+}
+
+/// Subscribers are drained every 64 publishes; only the publishes are timed.
+// A benchmark times itself: the clock ban is for the core, not its benches.
+#[allow(clippy::disallowed_methods)]
+fn publish_drained(c: &mut Criterion) {
+    const DRAIN_EVERY: u64 = 64;
+    let mut group = c.benchmark_group("publish/drained_subscribers");
+    for n in SUBSCRIBER_COUNTS {
+        let mut f = Fixture::new(n, |_| Filter::all());
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        f.drain_all(&mut out);
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let batch = DRAIN_EVERY.min(iters - done);
+                    let start = Instant::now();
+                    for _ in 0..batch {
+                        f.publish();
+                    }
+                    timed += start.elapsed();
+                    done += batch;
+                    f.drain_all(&mut out);
+                }
+                timed
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One subscriber draining what is pending: one event, or 64 at once (the
+/// coalesced write of a subscriber that fell a little behind).
+#[allow(clippy::disallowed_methods)]
+fn drain(c: &mut Criterion) {
+    let mut group = c.benchmark_group("drain/per_subscriber");
+    for pending in [1u64, 64] {
+        let mut f = Fixture::new(1, |_| Filter::all());
+        let mut out = BytesMut::with_capacity(64 * 1024);
+        f.drain_all(&mut out);
+        let s = f.subscribers[0];
+        group.bench_function(BenchmarkId::new("pending", pending), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    for _ in 0..pending {
+                        f.publish();
+                    }
+                    out.clear();
+                    let start = Instant::now();
+                    black_box(f.broker.drain_frames(s, &mut out, usize::MAX));
+                    timed += start.elapsed();
+                }
+                timed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    publish_idle,
+    publish_task_filtered,
+    publish_drained,
+    drain
+);
+criterion_main!(benches);
