@@ -1,6 +1,54 @@
-//! The tidings server as a library: start it inside your tokio runtime, or
-//! publish from your own code through a [`Hub`].
-pub mod hub;
-pub mod tasks;
+//! # tidings (host-native)
+//!
+//! The Tidings server as a library: a tokio + hyper server that drives
+//! broker-core. It serves the SSE stream (`GET /api/events`), the task REST
+//! API, the dashboard's static files, `/metrics` and an OpenAPI document.
+//!
+//! Start it inside your own tokio runtime with [`start`], and publish from
+//! your own code through the cloneable [`Hub`] it hands back (publishing
+//! never fails and never blocks, whatever the subscribers do):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tidings::StartError> {
+//! use broker_core::EventType;
+//! use serde_json::Map;
+//!
+//! let mut config = tidings::Config::default();
+//! config.addr = "127.0.0.1:0".parse().expect("an address");
+//! let running = tidings::start(config).await?;
+//! println!("open {}", running.url());
+//! let kind = EventType::new("trigger.fired").expect("a valid type");
+//! running.hub.publish(kind, None, Map::new());
+//! running.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! It is not a general web framework: the routes are the ones in the
+//! contract (design.md), and `main.rs` only parses the command line.
+//!
+//! Modules: [`hub`] (the broker behind a lock), [`server`] (start/stop),
+//! [`config`], `api` (routing and REST handlers), `stream` (the SSE body),
+//! `auth`, `static_files`, `metrics`, `openapi`, [`tasks`] (the task runner),
+//! and the CLI tools [`watch`] and [`parse`].
+#![forbid(unsafe_code)]
 
-pub use hub::Hub;
+mod api;
+mod auth;
+mod body;
+pub mod config;
+mod error;
+pub mod hub;
+mod metrics;
+pub mod openapi;
+pub mod parse;
+mod random;
+pub mod router;
+pub mod server;
+mod static_files;
+mod stream;
+pub mod tasks;
+pub mod watch;
+
+pub use config::{Config, ServeArgs, TokenSource};
+pub use hub::{Hub, Subscription};
+pub use server::{start, Running, StartError};

@@ -1,3 +1,120 @@
-fn main() {
-    println!("tidings: under construction");
+//! The `tidings` command: parses the command line and calls the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Dashboard events over Server-Sent Events, and tasks in terminals.
+#[derive(Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `tidings` alone is `tidings serve`.
+    #[command(flatten)]
+    serve: tidings::ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(tidings::ServeArgs),
+    /// Follow a server's stream and print each event as one JSON line.
+    Watch(tidings::watch::WatchArgs),
+    /// Read an SSE stream on stdin; print each message as one JSON line.
+    Parse,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIDINGS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Parse => {
+            match tidings::parse::run(std::io::stdin().lock(), std::io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tidings parse: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve(args) => runtime_then(|| serve(args)),
+        Command::Watch(args) => runtime_then(|| tidings::watch::run(args)),
+    }
+}
+
+fn runtime_then<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tidings: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(f());
+    // Leftover blocking work (a task log being read) must not hold up exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tidings: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: tidings::ServeArgs) -> Result<(), String> {
+    let config = tidings::Config::from(args);
+    if config.no_auth {
+        eprintln!(
+            "\n  WARNING: --no-auth: anyone who can reach {} — any local program, and any web page\n  \
+             open in your browser — can run commands on this machine through Tidings.\n",
+            config.addr
+        );
+    }
+    let running = tidings::start(config).await.map_err(|e| e.to_string())?;
+    println!("tidings listening on http://{}", running.addr);
+    println!("open the dashboard: {}", running.url());
+    wait_for_signal().await;
+    eprintln!("tidings: shutting down");
+    if tokio::time::timeout(std::time::Duration::from_millis(4500), running.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("tidings: shutdown took too long; exiting anyway");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,0 +1,91 @@
+//! `GET /metrics` in the Prometheus text format (version 0.0.4).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+
+use crate::api::State;
+use crate::body::Body;
+
+/// Renders every figure; cheap enough to scrape every second.
+pub fn render(state: &State) -> String {
+    let broker = state.hub.stats();
+    let tasks = state.tasks.metrics();
+    let mut out = String::with_capacity(2048);
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let one = |v: f64| vec![(String::new(), v)];
+    metric(
+        "tidings_open_streams",
+        "gauge",
+        "SSE streams open now.",
+        &one(state.streams.open.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_streams_refused_total",
+        "counter",
+        "Streams refused with 503 because the stream cap was reached.",
+        &one(state.streams.refused.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_subscribers",
+        "gauge",
+        "Broker subscribers now (one per open stream).",
+        &one(broker.subscribers as f64),
+    );
+    metric(
+        "tidings_events_published_total",
+        "counter",
+        "Events published since start.",
+        &one(broker.published as f64),
+    );
+    metric(
+        "tidings_events_dropped_total",
+        "counter",
+        "Events dropped from lagging subscribers, summed over subscribers.",
+        &one(broker.dropped as f64),
+    );
+    metric(
+        "tidings_lagged_total",
+        "counter",
+        "lagged notices sent to slow subscribers.",
+        &one(broker.lagged as f64),
+    );
+    let by_status: Vec<(String, f64)> = tasks
+        .by_status
+        .iter()
+        .map(|(status, n)| (format!("{{status=\"{}\"}}", status.as_str()), *n as f64))
+        .collect();
+    metric("tidings_tasks", "gauge", "Tasks by status.", &by_status);
+    metric(
+        "tidings_reconcile_duration_seconds",
+        "gauge",
+        "Duration of the reconcile loop's last pass over the live tasks.",
+        &one(tasks.last_reconcile_duration.as_secs_f64()),
+    );
+    metric(
+        "tidings_reconcile_passes_total",
+        "counter",
+        "Passes of the reconcile loop since start.",
+        &one(tasks.reconcile_passes as f64),
+    );
+    out
+}
+
+/// The `/metrics` response.
+pub fn response(state: &State) -> Response<Body> {
+    let mut response = Response::new(Body::full(render(state)));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,249 @@
+//! `GET /api/events`: one SSE stream, written straight from the broker.
+//!
+//! A stream is not a task: it is the response body itself, a small state
+//! machine that hyper polls whenever the connection can take more bytes.
+//! Each poll drains everything the subscriber has ready into one buffer and
+//! hands it over as one frame (coalescing), so a burst of events costs one
+//! write. When the client stops reading, hyper stops polling and the
+//! subscriber lags inside the broker (then gets `lagged`); when the client
+//! goes away, hyper drops the body, and with it the subscription and the
+//! stream's slot under the cap.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use broker_core::sse::{end_frame, keep_alive_frame, ready_frame, EndReason};
+use broker_core::Filter;
+use bytes::{Bytes, BytesMut};
+use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use tokio::sync::futures::OwnedNotified;
+use tokio::time::{Instant, Sleep};
+
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::hub::{Hub, Subscription};
+use crate::random::Jitter;
+
+/// Stop adding frames to one write at about this many bytes: large enough to
+/// coalesce any ordinary burst, small enough to bound a slow stream's buffer.
+const MAX_WRITE: usize = 64 * 1024;
+
+/// The query of `GET /api/events`.
+#[derive(Debug, Default)]
+pub struct StreamQuery {
+    /// `types=`.
+    pub types: Option<String>,
+    /// `task=`.
+    pub task: Option<String>,
+    /// `last_event_id=`.
+    pub last_event_id: Option<String>,
+}
+
+impl StreamQuery {
+    /// Reads the three parameters; others are ignored (a cache-busting `_=`
+    /// must not break a stream). A repeated parameter is refused.
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut q = StreamQuery::default();
+        for (key, value) in crate::router::query_pairs(query.unwrap_or("")) {
+            let slot = match key.as_ref() {
+                "types" => &mut q.types,
+                "task" => &mut q.task,
+                "last_event_id" => &mut q.last_event_id,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ApiError::BadRequest(format!(
+                    "query parameter `{key}` given twice"
+                )));
+            }
+            *slot = Some(value.into_owned());
+        }
+        Ok(q)
+    }
+}
+
+/// Settings every stream shares.
+#[derive(Debug)]
+pub struct StreamSettings {
+    /// `retry:`.
+    pub retry: Duration,
+    /// Keep-alive interval.
+    pub heartbeat: Duration,
+    /// Maximum lifetime before jitter.
+    pub lifetime: Duration,
+    /// The cap on open streams.
+    pub max_streams: usize,
+    /// Open streams now.
+    pub open: AtomicUsize,
+    /// Streams refused by the cap since start.
+    pub refused: AtomicUsize,
+    /// Draws each stream's lifetime jitter.
+    pub jitter: Jitter,
+}
+
+impl StreamSettings {
+    /// This stream's lifetime: the maximum minus up to 10%, at random, so
+    /// clients that connected together do not all reconnect together.
+    fn lifetime(&self) -> Duration {
+        let max_ms = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
+        let cut = self.jitter.below_or_equal(max_ms / 10);
+        Duration::from_millis(max_ms - cut)
+    }
+}
+
+/// A place under the stream cap, given back on drop.
+#[derive(Debug)]
+struct Permit {
+    settings: Arc<StreamSettings>,
+}
+
+impl Permit {
+    fn acquire(settings: &Arc<StreamSettings>) -> Option<Permit> {
+        let before = settings.open.fetch_add(1, Ordering::SeqCst);
+        if before >= settings.max_streams {
+            settings.open.fetch_sub(1, Ordering::SeqCst);
+            settings.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Permit {
+            settings: Arc::clone(settings),
+        })
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.settings.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Opens a stream: checks the cap and the filter, subscribes (live and
+/// history at once, under the hub's lock) and answers with the headers; the
+/// `ready` frame and any replay go out as the first write.
+pub fn open(
+    hub: &Hub,
+    settings: &Arc<StreamSettings>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    let query = StreamQuery::parse(query)?;
+    let filter = Filter::parse(query.types.as_deref(), query.task.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // The header wins over the query; a header that is not text is taken as
+    // absent (and so does not resume).
+    let resume = match headers.get("last-event-id") {
+        Some(value) => value.to_str().ok().map(str::to_owned),
+        None => query.last_event_id,
+    };
+    let permit = Permit::acquire(settings).ok_or(ApiError::Unavailable {
+        retry_after: settings.retry.max(Duration::from_secs(1)),
+    })?;
+    let (subscription, ready) = hub.subscribe(filter, resume.as_deref());
+    let wake = Box::pin(hub.wake_up());
+    let now = Instant::now();
+    let heartbeat_at = now + settings.heartbeat;
+    let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
+    let stream = EventStream {
+        buf: BytesMut::from(&ready_frame(retry_ms, &ready)[..]),
+        subscription,
+        wake,
+        timer: Box::pin(tokio::time::sleep_until(heartbeat_at)),
+        heartbeat: settings.heartbeat,
+        heartbeat_at,
+        end_at: now + settings.lifetime(),
+        done: false,
+        _permit: permit,
+    };
+    let mut response = Response::new(Body::Stream(Box::new(stream)));
+    *response.status_mut() = StatusCode::OK;
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// One open SSE stream (the response body).
+pub struct EventStream {
+    subscription: Subscription,
+    /// Frames waiting to be written: the `ready` frame at first, then each
+    /// drain. Split off (not copied) into the frame handed to hyper.
+    buf: BytesMut,
+    /// Fires on the next publish or close after it was created.
+    wake: Pin<Box<OwnedNotified>>,
+    /// Armed for the earlier of the heartbeat and the end of life.
+    timer: Pin<Box<Sleep>>,
+    heartbeat: Duration,
+    heartbeat_at: Instant,
+    end_at: Instant,
+    /// `end` was written: the next poll ends the body.
+    done: bool,
+    _permit: Permit,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("subscription", &self.subscription)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl EventStream {
+    /// The next bytes to write, `None` at the end of the stream.
+    pub fn poll_next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            let hub = self.subscription.hub();
+            if hub.is_closing() {
+                self.subscription.drain(&mut self.buf, MAX_WRITE);
+                return Poll::Ready(Some(self.finish(EndReason::Shutdown)));
+            }
+            self.subscription.drain(&mut self.buf, MAX_WRITE);
+            let now = Instant::now();
+            if now >= self.end_at {
+                return Poll::Ready(Some(self.finish(EndReason::MaxLifetime)));
+            }
+            if !self.buf.is_empty() {
+                self.heartbeat_at = now + self.heartbeat;
+                return Poll::Ready(Some(self.buf.split().freeze()));
+            }
+            // Nothing ready: wait for a publish. The next wake-up is created
+            // before the next drain, so a publish in between is not missed.
+            if self.wake.as_mut().poll(cx).is_ready() {
+                let next = hub.wake_up();
+                self.wake.set(next);
+                continue;
+            }
+            if now >= self.heartbeat_at {
+                self.heartbeat_at = now + self.heartbeat;
+                return Poll::Ready(Some(keep_alive_frame()));
+            }
+            let deadline = self.heartbeat_at.min(self.end_at);
+            if self.timer.deadline() != deadline {
+                self.timer.as_mut().reset(deadline);
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Appends the `end` frame to whatever is pending and marks the end.
+    fn finish(&mut self, reason: EndReason) -> Bytes {
+        self.done = true;
+        self.buf.extend_from_slice(&end_frame(reason));
+        self.buf.split().freeze()
+    }
+}
