@@ -123,6 +123,10 @@ pub enum Observation {
         /// When the process last produced output (or started).
         last_output_at: Timestamp,
         /// The foreground process is blocked in a read of the terminal.
+        /// Report `false` while typed input is still unread (the terminal's
+        /// input queue is not empty): a process that has not yet woken up
+        /// to read it is not waiting, and taking it for waiting would
+        /// announce a `running` → `waiting-for-input` blip after each input.
         blocked_on_read: bool,
     },
     /// Someone typed into the terminal through the API.
@@ -204,7 +208,7 @@ impl StatusChange {
     /// on every final status; `exit_code` on `completed`; `error` (the text)
     /// and `reason` (`failed-to-start` or `lost`) on `error`. Each optional
     /// field is present exactly when the task holds a value for it, so a
-    /// client that applies the payload ends with the task the server has.
+    /// client that applies the payload holds the task as of this event.
     pub fn to_data(&self, task: &Task) -> Map<String, Value> {
         let mut data = Map::new();
         data.insert("task_id".into(), Value::from(self.task_id.as_str()));
