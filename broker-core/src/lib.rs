@@ -32,5 +32,5 @@ pub use event::{event_data, Event, EventType, EventTypeError, NotAnObject};
 pub use id::{Epoch, EventId, EventIdError, SubscriberId, TaskId, TaskIdError};
 pub use sse::{EndReason, Message, ParseError, Parser, ParserConfig, SseItem};
 pub use store::{Change, StoreError, TaskList, TaskStore};
-pub use task::{Observation, Reconciler, StatusChange, Task, TaskKind, TaskStatus};
+pub use task::{ErrorCause, Observation, Reconciler, StatusChange, Task, TaskKind, TaskStatus};
 pub use time::Timestamp;
