@@ -28,8 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use broker_core::{
-    EventType, Observation, Reconciler, StatusChange, Task, TaskId, TaskKind, TaskList, TaskStatus,
-    Timestamp,
+    EventType, Observation, Reconciler, Task, TaskId, TaskKind, TaskList, TaskStatus, Timestamp,
 };
 use nix::sys::signal::Signal;
 use serde_json::{Map, Value};
@@ -67,6 +66,16 @@ pub(crate) fn now() -> Timestamp {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0);
     Timestamp::from_millis(ms)
+}
+
+/// Whether a reconcile may hold back an exit until the output thread has
+/// put the last output in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drain {
+    /// Announce the exit once the log is complete (or after [`DRAIN_GRACE`]).
+    Wait,
+    /// Announce it now: the caller must know whether the task is live.
+    Skip,
 }
 
 /// One task in the table.
@@ -318,14 +327,7 @@ impl TaskManager {
             }
             return Err(TaskError::Io(e));
         }
-        let task = &mut entry.task;
-        shared
-            .hub
-            .publish_with(event_type("task.created"), Some(id.clone()), |event| {
-                task.version = event.seq;
-                task_data(task)
-            });
-        shared.save(&entry);
+        shared.announce(&mut entry, "task.created", task_data);
         if let Some(reason) = failure {
             shared.apply(&mut entry, Observation::FailedToStart { reason }, now());
         }
@@ -367,7 +369,7 @@ impl TaskManager {
     /// One task, reconciled first, with the last lines of its output.
     pub fn get(&self, id: &TaskId) -> Result<TaskDetail, TaskError> {
         let task = self.with_entry(id, |shared, entry| {
-            shared.reconcile(entry, now());
+            shared.reconcile(entry, now(), Drain::Wait);
             Ok(entry.task.clone())
         })?;
         let recent_output = log::tail(
@@ -396,7 +398,9 @@ impl TaskManager {
         self.with_entry(id, |shared, entry| {
             shared.check_open()?;
             let at = now();
-            shared.reconcile(entry, at);
+            // An exit already reaped settles now: that process is not ours to
+            // type into or kill any more.
+            shared.reconcile(entry, at, Drain::Skip);
             let process = match (&mut entry.process, entry.task.status.is_final()) {
                 (Some(p), false) => p,
                 _ => return Err(TaskError::NotLive),
@@ -415,15 +419,8 @@ impl TaskManager {
         command::check_name(name)?;
         self.with_entry(id, |shared, entry| {
             shared.check_open()?;
-            let task = &mut entry.task;
-            task.name = name.to_owned();
-            shared
-                .hub
-                .publish_with(event_type("task.updated"), Some(task.id.clone()), |event| {
-                    task.version = event.seq;
-                    task_data(task)
-                });
-            shared.save(entry);
+            entry.task.name = name.to_owned();
+            shared.announce(entry, "task.updated", task_data);
             Ok(entry.task.clone())
         })
     }
@@ -435,7 +432,9 @@ impl TaskManager {
         self.with_entry(id, |shared, entry| {
             shared.check_open()?;
             let at = now();
-            shared.reconcile(entry, at);
+            // An exit already reaped settles now: that process is not ours to
+            // type into or kill any more.
+            shared.reconcile(entry, at, Drain::Skip);
             let process = match (&mut entry.process, entry.task.status.is_final()) {
                 (Some(p), false) => p,
                 _ => return Err(TaskError::NotLive),
@@ -517,12 +516,12 @@ impl TaskManager {
 impl Shared {
     fn reconcile_all(&self, table: &mut Table, at: Timestamp) {
         for entry in table.entries.values_mut() {
-            self.reconcile(entry, at);
+            self.reconcile(entry, at, Drain::Wait);
         }
     }
 
     /// Observes one task's process and applies what was seen.
-    fn reconcile(&self, entry: &mut Entry, at: Timestamp) {
+    fn reconcile(&self, entry: &mut Entry, at: Timestamp, drain: Drain) {
         if self.closed.load(Ordering::Acquire) {
             return; // after shutdown the records stay as they are
         }
@@ -539,7 +538,8 @@ impl Shared {
         }
         if let Some(exit) = process.poll_exit() {
             let seen = *entry.exit_seen_at.get_or_insert(at);
-            if !process.output().drained() && at.saturating_since(seen) < DRAIN_GRACE {
+            let draining = !process.output().drained() && at.saturating_since(seen) < DRAIN_GRACE;
+            if draining && drain == Drain::Wait {
                 return; // the last output is still on its way to the log
             }
             let observation = match exit {
@@ -580,31 +580,43 @@ impl Shared {
         );
     }
 
-    /// Hands an observation to the core; on a real transition publishes
-    /// `task.status` (the task's version becomes the event's seq) and saves
-    /// the record.
+    /// Hands an observation to the core and announces a real transition as
+    /// `task.status`.
     fn apply(&self, entry: &mut Entry, observation: Observation, at: Timestamp) {
-        let task = &mut entry.task;
-        let Some(change) = self.reconciler.observe(task, observation, at) else {
+        let Some(change) = self.reconciler.observe(&mut entry.task, observation, at) else {
             return;
         };
-        self.publish_status(task, &change);
-        if task.status.is_final() {
-            task.pid = None;
-        }
-        self.save(entry);
+        self.announce(entry, "task.status", |task| change.to_data(task));
     }
 
-    fn publish_status(&self, task: &mut Task, change: &StatusChange) {
+    /// Publishes an event about a changed task in the order the core asks
+    /// for: the task's `version` becomes the event's seq and the record is
+    /// written (staged: renamed into place, not yet fsynced) while the broker
+    /// is held, then the event goes out, then the record is flushed to disk.
+    /// So a server that dies at any point never restarts from a record older
+    /// than an event a client saw, and the sequence continues above every
+    /// version a client holds.
+    fn announce(
+        &self,
+        entry: &mut Entry,
+        kind: &'static str,
+        data: impl FnOnce(&Task) -> Map<String, Value>,
+    ) {
+        let start_ticks = entry.start_ticks;
+        let task = &mut entry.task;
+        let mut staged = Ok(());
         self.hub
-            .publish_with(event_type("task.status"), Some(task.id.clone()), |event| {
+            .publish_with(event_type(kind), Some(task.id.clone()), |event| {
                 task.version = event.seq;
-                change.to_data(task)
+                let record = Record {
+                    task: task.clone(),
+                    process_start_ticks: start_ticks,
+                };
+                staged = persist::stage(&self.dir, &record);
+                data(task)
             });
-    }
-
-    fn save(&self, entry: &Entry) {
-        if let Err(e) = persist::save(&self.dir, &entry.record()) {
+        let saved = staged.and_then(|()| persist::sync(&self.dir, &entry.task.id));
+        if let Err(e) = saved {
             tracing::error!(task = %entry.task.id, error = %e, "task record not saved");
         }
     }

@@ -4,7 +4,7 @@
 //! torn one.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use broker_core::{Task, TaskId};
@@ -111,17 +111,28 @@ fn read_record(path: &Path) -> io::Result<Record> {
     serde_json::from_slice(&bytes).map_err(io::Error::from)
 }
 
-/// Writes a record atomically.
+/// Writes a record atomically and durably.
 pub(crate) fn save(dir: &Path, record: &Record) -> io::Result<()> {
+    stage(dir, record)?;
+    sync(dir, &record.task.id)
+}
+
+/// Replaces a record atomically (temporary file, rename) without waiting
+/// for the disk: cheap enough to run while the broker is locked, so a record
+/// is in place before the event that announces it exists. A crash of the
+/// server after this keeps the new record; [`sync`] makes it survive a crash
+/// of the machine too.
+pub(crate) fn stage(dir: &Path, record: &Record) -> io::Result<()> {
     let id = &record.task.id;
     let tmp = dir.join(format!(".{id}.json.tmp"));
     let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::from)?;
-    {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, record_path(dir, id))?;
+    fs::write(&tmp, &bytes)?;
+    fs::rename(&tmp, record_path(dir, id))
+}
+
+/// Flushes a staged record and the directory entry that names it to disk.
+pub(crate) fn sync(dir: &Path, id: &TaskId) -> io::Result<()> {
+    File::open(record_path(dir, id))?.sync_all()?;
     File::open(dir)?.sync_all()
 }
 
