@@ -74,3 +74,24 @@ pub fn chromium() -> Result {
     }
     Ok(())
 }
+
+/// e2e/'s npm packages (Playwright's core, binaryen's wasm-opt), from its
+/// package-lock.json with `npm ci`, when node_modules is missing or older than
+/// the lock file.
+pub fn e2e_packages() -> Result {
+    let e2e = crate::util::root().join("e2e");
+    let lock = e2e.join("package-lock.json");
+    let stamp = e2e.join("node_modules/.package-lock.json");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(installed), Some(locked)) = (modified(&stamp), modified(&lock)) {
+        if installed >= locked {
+            return Ok(());
+        }
+    }
+    if probe("npm", &["--version"]).is_none() {
+        return fail("npm is missing: install Node.js 20 or newer (it brings npm)");
+    }
+    let mut c = cmd("npm", &["ci", "--no-audit", "--no-fund"]);
+    c.current_dir(&e2e);
+    run(&mut c)
+}
