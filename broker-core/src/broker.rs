@@ -47,6 +47,8 @@ use subscriber::{Item, Subscriber};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
     /// How many of the newest events are kept for `Last-Event-ID` resume.
+    /// Subscribers read their pending events from the same ring, so it holds
+    /// at least `queue` events whatever this says.
     pub history: usize,
     /// How far (in events) a subscriber may fall behind before its oldest
     /// undelivered events are dropped.
@@ -422,6 +424,12 @@ mod tests {
         assert_eq!(drain(&mut b, s), vec![Err(2), Ok(x.seq)]);
         assert_eq!(b.stats().dropped, 2);
         assert_eq!(b.stats().lagged, 1);
+    }
+
+    #[test]
+    fn an_idle_subscriber_costs_a_few_hundred_bytes() {
+        // Part of the server's budget of 8 KiB per idle stream.
+        assert!(core::mem::size_of::<Slot>() <= 256);
     }
 
     #[test]

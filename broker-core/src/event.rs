@@ -118,9 +118,12 @@ impl Event {
         task: Option<TaskId>,
         data: &Map<String, Value>,
     ) -> Self {
-        let mut frame = BytesMut::with_capacity(64 + kind.as_str().len());
+        // Room for the id, the field names and a typical small object, so the
+        // common event is encoded into a single allocation.
+        let mut frame = BytesMut::with_capacity(160 + kind.as_str().len());
         frame.put_slice(b"id: ");
-        frame.put_slice(id.to_string().as_bytes());
+        // Writing into memory cannot fail; no intermediate String.
+        let _ = fmt::Write::write_fmt(&mut frame, format_args!("{id}"));
         frame.put_slice(b"\nevent: ");
         frame.put_slice(kind.as_str().as_bytes());
         frame.put_slice(b"\ndata: ");
