@@ -26,9 +26,10 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
     assert_eq!(task.status, TaskStatus::Running);
     assert!(task.pid.is_some());
 
-    // task.created went out before create returned, carrying the task.
+    // task.created went out before create returned, carrying the task (the
+    // loop may already have seen the prompt since).
     let created = events.about(&task.id);
-    assert_eq!(created.len(), 1);
+    assert!(!created.is_empty());
     assert_eq!(created[0].kind, "task.created");
     assert_eq!(created[0].data["status"], "running");
     assert_eq!(created[0].data["version"], created[0].seq());
