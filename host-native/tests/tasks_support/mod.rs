@@ -135,10 +135,20 @@ pub fn hub_for(loaded: &tasks::LoadedTasks, epoch: u64) -> Hub {
 
 /// A manager on `dir` with the short test tick.
 pub fn start(dir: &Path, epoch: u64) -> (TaskManager, Hub) {
+    start_with(dir, epoch, |_| {})
+}
+
+/// A manager on `dir` with the short test tick and `adjust` applied.
+pub fn start_with(
+    dir: &Path,
+    epoch: u64,
+    adjust: impl FnOnce(&mut TaskConfig),
+) -> (TaskManager, Hub) {
     let loaded = tasks::load(dir).expect("load the data dir");
     let hub = hub_for(&loaded, epoch);
     let mut config = TaskConfig::new(dir.to_path_buf());
     config.reconcile_interval = TICK;
+    adjust(&mut config);
     let manager = TaskManager::start(loaded, hub.clone(), config);
     (manager, hub)
 }
