@@ -383,7 +383,7 @@ impl TaskManager {
     }
 
     /// The last `tail` lines of a task's output as plain text (clamped to
-    /// [`log::MAX_TAIL_LINES`] lines and the last MiB of the log).
+    /// [`MAX_TAIL_LINES`](super::MAX_TAIL_LINES) lines and the last MiB of the log).
     pub fn output(&self, id: &TaskId, tail: usize) -> Result<String, TaskError> {
         self.with_entry(id, |_, _| Ok(()))?;
         Ok(log::tail(&persist::log_path(&self.shared.dir, id), tail)?)
