@@ -178,9 +178,9 @@ impl Parser {
     /// next stream of a reconnection (which may open with a BOM again). The
     /// spec starts each stream with an empty last event ID buffer, which
     /// would blank the id at the first block of the new stream that has no
-    /// `id:`; browsers (Chromium seeds its parser with the id, Firefox keeps
-    /// it on the `EventSource`) carry it over, and so does this parser, so
-    /// that a reconnect keeps resuming from the last real event.
+    /// `id:`; Chromium instead seeds each new stream's parser with the id it
+    /// holds, and so does this parser, so that a reconnect keeps resuming
+    /// from the last real event.
     pub fn handle_eof(&mut self) {
         self.start = Start::Bom(0);
         self.skip_lf = false;
