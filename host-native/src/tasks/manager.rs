@@ -339,7 +339,7 @@ impl TaskManager {
     fn new_id(&self) -> TaskId {
         loop {
             let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let candidate = format!("t{:x}{n:x}", now().as_millis());
+            let candidate = format!("t{:x}-{n:x}", now().as_millis());
             let Ok(id) = TaskId::new(candidate) else {
                 continue;
             };

@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use broker_core::{Task, TaskStatus};
 
-pub use manager::TaskManager;
 pub use log::{MAX_TAIL_BYTES, MAX_TAIL_LINES};
+pub use manager::TaskManager;
 pub use manager::RECENT_OUTPUT_LINES;
 pub use persist::{load, LoadedTasks};
 
