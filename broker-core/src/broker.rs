@@ -115,6 +115,8 @@ pub struct Broker {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     stats: BrokerStats,
+    /// Reused to encode each published frame (see [`Event::encode_with`]).
+    scratch: Vec<u8>,
 }
 
 /// A place in the subscriber table; the generation tells a stale
@@ -145,6 +147,7 @@ impl Broker {
             slots: Vec::new(),
             free_slots: Vec::new(),
             stats: BrokerStats::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -175,7 +178,8 @@ impl Broker {
     ) -> EventId {
         let id = self.next_id();
         self.counters.record(kind.as_str(), task.as_ref());
-        self.history.push(Event::new(id, kind, task, data));
+        let event = Event::encode_with(id, kind, task, data, &mut self.scratch);
+        self.history.push(event);
         self.stats.published += 1;
         id
     }

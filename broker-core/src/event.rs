@@ -1,6 +1,6 @@
 //! Events: a validated type name, a JSON object, and the SSE frame encoded once.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use core::fmt;
 use serde_json::{Map, Value};
 
@@ -105,7 +105,10 @@ pub struct Event {
     id: EventId,
     kind: EventType,
     task: Option<TaskId>,
-    data: Bytes,
+    /// Where the JSON data sits inside `frame` (a range rather than a second
+    /// `Bytes`, which would make the frame's buffer reference-counted and cost
+    /// an allocation per event).
+    data: core::ops::Range<usize>,
     frame: Bytes,
 }
 
@@ -118,31 +121,34 @@ impl Event {
         task: Option<TaskId>,
         data: &Map<String, Value>,
     ) -> Self {
-        // Room for the id, the field names and a typical small object, so the
-        // common event is encoded into a single allocation.
-        let mut frame = BytesMut::with_capacity(160 + kind.as_str().len());
-        frame.put_slice(b"id: ");
-        // Writing into memory cannot fail; no intermediate String.
-        let _ = fmt::Write::write_fmt(&mut frame, format_args!("{id}"));
-        frame.put_slice(b"\nevent: ");
-        frame.put_slice(kind.as_str().as_bytes());
-        frame.put_slice(b"\ndata: ");
-        let start = frame.len();
-        {
-            let mut w = (&mut frame).writer();
-            // Serialising a Map of Values into memory cannot fail.
-            let _ = serde_json::to_writer(&mut w, data);
-        }
-        let end = frame.len();
-        frame.put_slice(b"\n\n");
-        let frame = frame.freeze();
-        let data = frame.slice(start..end);
+        Event::encode_with(id, kind, task, data, &mut Vec::new())
+    }
+
+    /// Like [`Event::new`], but encodes through `scratch`, a buffer the caller
+    /// keeps between events: the frame then costs exactly one allocation of
+    /// its exact size, which is what keeps a publish cheap.
+    pub fn encode_with(
+        id: EventId,
+        kind: EventType,
+        task: Option<TaskId>,
+        data: &Map<String, Value>,
+        scratch: &mut Vec<u8>,
+    ) -> Self {
+        use std::io::Write as _;
+        scratch.clear();
+        // Writing into a Vec cannot fail, and serialising a Map of Values
+        // into memory cannot either.
+        let _ = write!(scratch, "id: {id}\nevent: {kind}\ndata: ");
+        let start = scratch.len();
+        let _ = serde_json::to_writer(&mut *scratch, data);
+        let end = scratch.len();
+        scratch.extend_from_slice(b"\n\n");
         Event {
             id,
             kind,
             task,
-            data,
-            frame,
+            data: start..end,
+            frame: Bytes::copy_from_slice(scratch),
         }
     }
 
@@ -163,7 +169,7 @@ impl Event {
 
     /// The data as one line of JSON text.
     pub fn data_json(&self) -> &[u8] {
-        &self.data
+        self.frame.get(self.data.clone()).unwrap_or_default()
     }
 
     /// The complete SSE frame: `id:`, `event:`, `data:` and the blank line.
