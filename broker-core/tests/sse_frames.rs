@@ -239,3 +239,42 @@ fn limits_trip_at_the_same_place_under_every_chunking() {
         }
     }
 }
+
+#[test]
+fn a_published_events_frame_reads_back_as_its_id_type_and_data() {
+    let epoch = Epoch::new(0xabc);
+    let data = broker_core::event_data(Some(serde_json::json!({
+        "task_id": "t-1",
+        "status": "error",
+        "error": "line one\nline two\r\n\u{e9}\u{1F600} \"quoted\"",
+    })))
+    .expect("an object is event data");
+    let event = broker_core::Event::new(
+        EventId::new(epoch, 99),
+        broker_core::EventType::new("task.status").expect("a valid type"),
+        None,
+        &data,
+    );
+    let frame = event.frame();
+    let expected = Run {
+        outputs: vec![Ok(message(
+            "task.status",
+            std::str::from_utf8(event.data_json()).expect("JSON is UTF-8"),
+            "abc-99",
+        ))],
+        last_event_id: "abc-99".to_owned(),
+    };
+    for size in 1..=frame.len() {
+        let cuts: Vec<usize> = (size..frame.len()).step_by(size).collect();
+        assert_eq!(
+            run_chunked(ParserConfig::default(), frame, &cuts),
+            expected,
+            "chunks of {size} bytes"
+        );
+    }
+    let Ok(SseItem::Message(read)) = &expected.outputs[0] else {
+        unreachable!("built above as a message");
+    };
+    let parsed: serde_json::Value = serde_json::from_str(&read.data).expect("the data is JSON");
+    assert_eq!(parsed, serde_json::Value::Object(data));
+}
