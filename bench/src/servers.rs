@@ -105,7 +105,7 @@ impl Server {
                 let mut c = Command::new(&p.tidings);
                 c.arg("serve")
                     .args(["--addr", &addr.to_string(), "--token", TOKEN])
-                    .arg("--data-dir")
+                    .arg("--data")
                     .arg(dir.join("data"))
                     .args(&p.tidings_args);
                 c
