@@ -41,7 +41,9 @@
 //!   may predate it). A list owed for `ready`/`lagged` that fails is retried
 //!   on its own backoff until one succeeds, across reconnects; a failed poll
 //!   list just waits for the next tick.
-//! - **Cursor**: every delivered event's id becomes the cursor. A fetched
+//! - **Cursor**: every delivered event's id becomes the cursor (unless it is
+//!   no newer than the cursor in the same epoch, which happens after a list
+//!   moved the cursor past events still arriving on the stream). A fetched
 //!   list's cursor replaces it when it is newer in the same epoch, and when
 //!   the epochs differ unless the machine is live on a connection of the
 //!   cursor's own epoch. Why this never skips an event: the store has applied
@@ -346,6 +348,25 @@ fn adopt_list_cursor(current: Option<&str>, list: &str, live_epoch: Option<Epoch
         list.seq > current.seq
     } else {
         live_epoch != Some(current.epoch)
+    }
+}
+
+/// Whether a delivered event's id should become the cursor: any id but an
+/// empty one, or one no newer than the cursor in the same epoch (an event
+/// that a list adopted meanwhile already reflects: going back would only
+/// replay more).
+fn moves_cursor(current: Option<&str>, delivered: &str) -> bool {
+    if delivered.is_empty() {
+        return false;
+    }
+    match (
+        current.map(str::parse::<EventId>),
+        delivered.parse::<EventId>(),
+    ) {
+        (Some(Ok(current)), Ok(delivered)) if current.epoch == delivered.epoch => {
+            delivered.seq > current.seq
+        }
+        _ => true,
     }
 }
 
@@ -751,7 +772,7 @@ impl ClientMachine {
                 now,
             ),
             (_, Some(_)) => {
-                if !message.last_event_id.is_empty() {
+                if moves_cursor(self.cursor.as_deref(), &message.last_event_id) {
                     self.cursor = Some(message.last_event_id.clone());
                 }
                 self.outputs.push_back(Output::Deliver(message));
@@ -887,6 +908,17 @@ mod tests {
         assert!(!adopt_list_cursor(Some("e-5"), "f-9", e));
         assert!(adopt_list_cursor(Some("e-5"), "f-9", None));
         assert!(adopt_list_cursor(Some("e-5"), "f-1", Some(Epoch::new(0xf))));
+    }
+
+    #[test]
+    fn delivered_ids_move_the_cursor_forward_only_within_an_epoch() {
+        assert!(moves_cursor(None, "e-1"));
+        assert!(!moves_cursor(None, ""));
+        assert!(moves_cursor(Some("e-1"), "e-2"));
+        assert!(!moves_cursor(Some("e-5"), "e-3"));
+        assert!(moves_cursor(Some("e-5"), "f-3"));
+        assert!(moves_cursor(Some("junk"), "e-3"));
+        assert!(moves_cursor(Some("e-5"), "other"));
     }
 
     #[test]

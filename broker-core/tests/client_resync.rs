@@ -45,6 +45,10 @@ fn lagged_lists_and_the_list_cursor_moves_forward_only() {
         cursor: "e-25".into(),
     });
     assert_eq!(h.machine.cursor(), Some("e-25"));
+    // Events the list already reflects still arrive: delivered, no rewind.
+    let out = h.input(Input::Message(event("e-21")));
+    assert_eq!(out, vec![Output::Deliver(event("e-21"))]);
+    assert_eq!(h.machine.cursor(), Some("e-25"));
     let out = h.input(Input::Message(lagged(1)));
     assert_eq!(lists(&out).len(), 1);
     h.input(Input::Message(event("e-30")));

@@ -33,7 +33,7 @@ use world::World;
 const SEEDS: u64 = 10_000;
 /// Fewer on wasm32 (a debug build under node), where the suite must stay quick.
 #[cfg(target_arch = "wasm32")]
-const SEEDS: u64 = 300;
+const SEEDS: u64 = 150;
 
 pub(crate) const CLIENTS: usize = 3;
 pub(crate) const CHAOS_MS: u64 = 20_000;
