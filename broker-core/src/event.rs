@@ -134,12 +134,16 @@ impl Event {
         data: &Map<String, Value>,
         scratch: &mut Vec<u8>,
     ) -> Self {
-        use std::io::Write as _;
         scratch.clear();
-        // Writing into a Vec cannot fail, and serialising a Map of Values
-        // into memory cannot either.
-        let _ = write!(scratch, "id: {id}\nevent: {kind}\ndata: ");
+        scratch.extend_from_slice(b"id: ");
+        push_digits(scratch, id.epoch.value(), 16);
+        scratch.push(b'-');
+        push_digits(scratch, id.seq, 10);
+        scratch.extend_from_slice(b"\nevent: ");
+        scratch.extend_from_slice(kind.as_str().as_bytes());
+        scratch.extend_from_slice(b"\ndata: ");
         let start = scratch.len();
+        // Serialising a Map of Values into memory cannot fail.
         let _ = serde_json::to_writer(&mut *scratch, data);
         let end = scratch.len();
         scratch.extend_from_slice(b"\n\n");
@@ -178,6 +182,23 @@ impl Event {
     }
 }
 
+/// Appends `value` in lowercase `radix` (10 or 16) digits: the `EventId`
+/// text, without going through `core::fmt` on the publish path.
+fn push_digits(out: &mut Vec<u8>, mut value: u64, radix: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(value % radix) as usize];
+        value /= radix;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +217,17 @@ mod tests {
         assert_eq!(EventType::new("task.*"), Err(EventTypeError::BadCharacter));
         assert_eq!(EventType::new("x".repeat(65)), Err(EventTypeError::TooLong));
         assert_eq!(EventType::new("ready"), Err(EventTypeError::Reserved));
+    }
+
+    #[test]
+    fn the_frame_id_is_the_event_id_text() {
+        for (epoch, seq) in [(0, 0), (0xab, 7), (u64::MAX, u64::MAX), (0x10, 1_000_000)] {
+            let id = EventId::new(Epoch::new(epoch), seq);
+            let kind = EventType::new("a").expect("valid");
+            let ev = Event::new(id, kind, None, &Map::new());
+            let expected = format!("id: {id}\nevent: a\ndata: {{}}\n\n");
+            assert_eq!(&ev.frame()[..], expected.as_bytes());
+        }
     }
 
     #[test]
