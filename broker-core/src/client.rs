@@ -10,6 +10,34 @@
 //! [`Output::List`] with exactly one [`Input::ListFetched`] (after the store
 //! has applied the list) or [`Input::ListFailed`].
 //!
+//! ```
+//! use broker_core::{
+//!     ClientConfig, ClientMachine, Input, Output, ResyncReason, Status, Timestamp,
+//! };
+//!
+//! // The driver seeds the jitter (from `crypto.getRandomValues`, say).
+//! let mut machine = ClientMachine::new(ClientConfig::default(), 0x5eed);
+//! let now = Timestamp::from_millis(0);
+//! machine.handle_input(Input::Start, now);
+//! while let Some(output) = machine.poll_output() {
+//!     match output {
+//!         // Open an EventSource on /api/events?last_event_id=...
+//!         Output::Open { last_event_id } => assert_eq!(last_event_id, None),
+//!         Output::Close => {}                // close the EventSource
+//!         Output::List(_reason) => {}        // GET /api/tasks, then ListFetched
+//!         Output::Deliver(_message) => {}    // into the stores
+//!         Output::Status(report) => assert_eq!(report.status, Status::Connecting),
+//!     }
+//! }
+//! // One timer, the earliest deadline: here the poll fallback, since the
+//! // stream has not come up for `poll_after` (10 s).
+//! let deadline = machine.poll_timeout().expect("a deadline");
+//! assert_eq!(deadline, Timestamp::from_millis(10_000));
+//! machine.handle_timeout(deadline);
+//! assert_eq!(machine.poll_output(), Some(Output::List(ResyncReason::Poll)));
+//! assert_eq!(machine.status(), Status::Polling);
+//! ```
+//!
 //! # States
 //! `Start` → **connecting** (`Output::Open`) → `Opened` + the `ready` message →
 //! **live**. A failure, a watchdog timeout, a protocol error or `end` leaves
@@ -60,167 +88,21 @@
 //!   whatever the input.
 
 mod backoff;
+mod interface;
+mod rules;
 mod wire;
 
 use core::time::Duration;
 use std::collections::VecDeque;
 
-use crate::id::{Epoch, EventId};
+use crate::id::Epoch;
 use crate::sse::Message;
 use crate::time::Timestamp;
 
 use backoff::{millis, Backoff, Jitter};
+use rules::{adopt_list_cursor, describe, moves_cursor, verdict, Verdict};
 
-/// Tunables of the client machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientConfig {
-    /// The smallest backoff delay; the first delay after a failure lies
-    /// between this and three times this.
-    pub backoff_initial: Duration,
-    /// The largest backoff delay (unless the server's `retry:` asks for more).
-    pub backoff_max: Duration,
-    /// A connection live this long resets the backoff.
-    pub stable_after: Duration,
-    /// Down this long, the machine starts the poll fallback.
-    pub poll_after: Duration,
-    /// The poll fallback lists this often.
-    pub poll_interval: Duration,
-    /// The server's heartbeat; no bytes for twice this long means the
-    /// connection is dead (watchdog).
-    pub heartbeat: Duration,
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        ClientConfig {
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(30),
-            stable_after: Duration::from_secs(10),
-            poll_after: Duration::from_secs(10),
-            poll_interval: Duration::from_secs(15),
-            heartbeat: Duration::from_secs(15),
-        }
-    }
-}
-
-/// How a connection or a list request failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// The network failed or the connection dropped.
-    Network,
-    /// The server answered with this HTTP status.
-    Http(u16),
-    /// The server answered 200 with something other than `text/event-stream`.
-    WrongContentType,
-}
-
-/// What the driver tells the machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Input {
-    /// Start (or, after `unauthorized` or `closed`, start again).
-    Start,
-    /// The stream's response arrived: 200 with `text/event-stream`.
-    Opened,
-    /// Bytes arrived (a comment counts): feeds the watchdog.
-    BytesReceived,
-    /// A message was dispatched, including `ready`, `lagged` and `end`.
-    Message(Message),
-    /// A valid `retry:` field was read.
-    Retry(u64),
-    /// The connection failed or broke.
-    Failed(Failure),
-    /// The page became visible or hidden.
-    Visibility {
-        /// Visible now.
-        visible: bool,
-    },
-    /// The browser went online or offline.
-    Online {
-        /// Online now.
-        online: bool,
-    },
-    /// A list request answered with this cursor.
-    ListFetched {
-        /// The list's `cursor`.
-        cursor: String,
-    },
-    /// A list request failed.
-    ListFailed(Failure),
-    /// The application closes the client for good.
-    Close,
-}
-
-/// The connection state shown to people.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Status {
-    /// Opening the stream.
-    Connecting,
-    /// The stream is open and ready.
-    Live,
-    /// Waiting to reconnect.
-    Reconnecting,
-    /// Down for a while: listing periodically until the stream is back.
-    Polling,
-    /// The server refused the credentials; no retry until told.
-    Unauthorized,
-    /// Closed by the application or the server (404 / 410), or not started.
-    Closed,
-}
-
-impl Status {
-    /// The wire/JS name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Connecting => "connecting",
-            Status::Live => "live",
-            Status::Reconnecting => "reconnecting",
-            Status::Polling => "polling",
-            Status::Unauthorized => "unauthorized",
-            Status::Closed => "closed",
-        }
-    }
-}
-
-/// A status change with its context.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusReport {
-    /// The new status.
-    pub status: Status,
-    /// Why (`"network"`, `"http 503"`, `"end: max-lifetime"`, ...).
-    pub reason: String,
-    /// When the next connection attempt is due, if one is planned.
-    pub next_attempt: Option<Timestamp>,
-}
-
-/// Why the application must list again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResyncReason {
-    /// The server could not resume from the cursor.
-    NotResumed,
-    /// The subscriber lagged and lost events.
-    Lagged,
-    /// A poll tick while the stream is down.
-    Poll,
-}
-
-/// What the machine asks the driver to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// Open a new stream (closing any old one first), sending this id as
-    /// `Last-Event-ID` / `last_event_id`.
-    Open {
-        /// The cursor to resume from.
-        last_event_id: Option<String>,
-    },
-    /// Close the current stream.
-    Close,
-    /// List again (`GET /api/tasks`), then report `ListFetched` or `ListFailed`.
-    List(ResyncReason),
-    /// An application event for the stores.
-    Deliver(Message),
-    /// The status changed.
-    Status(StatusReport),
-}
+pub use interface::{ClientConfig, Failure, Input, Output, ResyncReason, Status, StatusReport};
 
 /// The connection's life cycle; each variant carries what its timers need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -307,68 +189,6 @@ const TIMERS: [Timer; 5] = [
     Timer::Poll,
     Timer::ListRetry,
 ];
-
-/// What a failure leads to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verdict {
-    Retry,
-    Unauthorized,
-    Stop,
-}
-
-fn verdict(failure: Failure) -> Verdict {
-    match failure {
-        Failure::Network | Failure::WrongContentType => Verdict::Retry,
-        Failure::Http(401 | 403) => Verdict::Unauthorized,
-        Failure::Http(408 | 429) => Verdict::Retry,
-        Failure::Http(400..=499) => Verdict::Stop,
-        Failure::Http(_) => Verdict::Retry,
-    }
-}
-
-fn describe(failure: Failure) -> String {
-    match failure {
-        Failure::Network => "network".to_owned(),
-        Failure::Http(code) => format!("http {code}"),
-        Failure::WrongContentType => "wrong content type".to_owned(),
-    }
-}
-
-/// Whether a fetched list's cursor should replace the current one (the rule
-/// in the module docs). `live_epoch` is the epoch of the connection that is
-/// live now, if any.
-fn adopt_list_cursor(current: Option<&str>, list: &str, live_epoch: Option<Epoch>) -> bool {
-    let Ok(list) = list.parse::<EventId>() else {
-        return false;
-    };
-    let Some(Ok(current)) = current.map(str::parse::<EventId>) else {
-        return true;
-    };
-    if current.epoch == list.epoch {
-        list.seq > current.seq
-    } else {
-        live_epoch != Some(current.epoch)
-    }
-}
-
-/// Whether a delivered event's id should become the cursor: any id but an
-/// empty one, or one no newer than the cursor in the same epoch (an event
-/// that a list adopted meanwhile already reflects: going back would only
-/// replay more).
-fn moves_cursor(current: Option<&str>, delivered: &str) -> bool {
-    if delivered.is_empty() {
-        return false;
-    }
-    match (
-        current.map(str::parse::<EventId>),
-        delivered.parse::<EventId>(),
-    ) {
-        (Some(Ok(current)), Ok(delivered)) if current.epoch == delivered.epoch => {
-            delivered.seq > current.seq
-        }
-        _ => true,
-    }
-}
 
 /// The client state machine.
 #[derive(Debug)]
@@ -876,50 +696,6 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    #[test]
-    fn http_statuses_are_classified() {
-        assert_eq!(verdict(Failure::Http(401)), Verdict::Unauthorized);
-        assert_eq!(verdict(Failure::Http(403)), Verdict::Unauthorized);
-        assert_eq!(verdict(Failure::Http(404)), Verdict::Stop);
-        assert_eq!(verdict(Failure::Http(410)), Verdict::Stop);
-        assert_eq!(verdict(Failure::Http(400)), Verdict::Stop);
-        assert_eq!(verdict(Failure::Http(429)), Verdict::Retry);
-        assert_eq!(verdict(Failure::Http(408)), Verdict::Retry);
-        assert_eq!(verdict(Failure::Http(500)), Verdict::Retry);
-        assert_eq!(verdict(Failure::Http(503)), Verdict::Retry);
-        assert_eq!(verdict(Failure::Network), Verdict::Retry);
-        assert_eq!(verdict(Failure::WrongContentType), Verdict::Retry);
-    }
-
-    #[test]
-    fn list_cursor_rule() {
-        let e = Some(Epoch::new(0xe));
-        // No cursor, or an unreadable one: take the list's.
-        assert!(adopt_list_cursor(None, "e-5", None));
-        assert!(adopt_list_cursor(Some("junk"), "e-5", e));
-        // An unreadable list cursor is never taken.
-        assert!(!adopt_list_cursor(Some("e-5"), "junk", None));
-        // Same epoch: only newer.
-        assert!(adopt_list_cursor(Some("e-5"), "e-6", e));
-        assert!(!adopt_list_cursor(Some("e-5"), "e-5", e));
-        assert!(!adopt_list_cursor(Some("e-5"), "e-4", None));
-        // Other epoch: taken unless live on the cursor's epoch.
-        assert!(!adopt_list_cursor(Some("e-5"), "f-9", e));
-        assert!(adopt_list_cursor(Some("e-5"), "f-9", None));
-        assert!(adopt_list_cursor(Some("e-5"), "f-1", Some(Epoch::new(0xf))));
-    }
-
-    #[test]
-    fn delivered_ids_move_the_cursor_forward_only_within_an_epoch() {
-        assert!(moves_cursor(None, "e-1"));
-        assert!(!moves_cursor(None, ""));
-        assert!(moves_cursor(Some("e-1"), "e-2"));
-        assert!(!moves_cursor(Some("e-5"), "e-3"));
-        assert!(moves_cursor(Some("e-5"), "f-3"));
-        assert!(moves_cursor(Some("junk"), "e-3"));
-        assert!(moves_cursor(Some("e-5"), "other"));
-    }
 
     #[test]
     fn list_retry_delay_doubles_and_is_capped() {
