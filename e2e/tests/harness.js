@@ -1,0 +1,166 @@
+// Shared pieces of the end-to-end tests: a real `tidings` process per
+// scenario (spawned with flags, bound to port 0 unless a port is given), a
+// real headless Chromium through playwright-core, and a request log per page.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '..', '..');
+const BIN = process.env.TIDINGS_BIN || join(repo, 'target', 'debug', 'tidings');
+const WWW = process.env.TIDINGS_WWW || join(repo, 'www');
+export const TOKEN = 'e2e-token-0123456789abcdef';
+
+const children = new Set();
+const dirs = new Set();
+
+/** A fresh data directory, removed by `cleanup()`. */
+export function dataDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-e2e-'));
+  dirs.add(dir);
+  return dir;
+}
+
+/**
+ * Starts `tidings serve` and resolves once it prints its address.
+ * `args` are extra flags (e.g. ['--stream-lifetime', '3s']).
+ */
+export function startServer({ data = dataDir(), port = 0, args = [] } = {}) {
+  const proc = spawn(BIN, [
+    'serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--token', TOKEN, '--www', WWW,
+    '--reconcile-interval', '300ms', ...args,
+  ], { cwd: data, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  return new Promise((resolveStart, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`tidings did not start: ${stderr}`)), 15000);
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${BIN} (build it: cargo build -p host-native): ${e.message}`));
+    });
+    proc.on('exit', (code) => {
+      children.delete(proc);
+      clearTimeout(timer);
+      reject(new Error(`tidings exited (${code}) before listening: ${stderr}`));
+    });
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        const p = Number(m[1]);
+        resolveStart({
+          proc, data, port: p, base: `http://127.0.0.1:${p}`, args,
+          stop: () => stopProcess(proc),
+        });
+      }
+    });
+  });
+}
+
+/** SIGTERM (graceful: streams get `end: shutdown`), then waits for exit. */
+export function stopProcess(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    proc.once('exit', () => { clearTimeout(kill); children.delete(proc); done(); });
+    proc.kill('SIGTERM');
+  });
+}
+
+/** Calls the API with the bearer token. */
+export async function api(server, method, path, body) {
+  const res = await fetch(server.base + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+let browser;
+
+export async function launch() {
+  browser ??= await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+  return browser;
+}
+
+/**
+ * Opens the dashboard in a fresh context (no cookie). `token: false` opens it
+ * without credentials. `client` overrides the wasm client's options.
+ * Returns { page, requests, lists(), streams() } where requests are logged as
+ * they leave the browser.
+ */
+export async function openDashboard(server, { token = true, client, viewport } = {}) {
+  const b = await launch();
+  const context = await b.newContext({ viewport: viewport || { width: 1280, height: 800 } });
+  if (client) {
+    await context.addInitScript((opts) => { globalThis.tidingsClientOptions = opts; }, client);
+  }
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', (r) => requests.push({ method: r.method(), url: new URL(r.url()), at: Date.now() }));
+  page.on('pageerror', (e) => errors.push(e));
+  await page.goto(`${server.base}/${token ? `?token=${TOKEN}` : ''}`);
+  const api = (path) => requests.filter((r) => r.method === 'GET' && r.url.pathname === path);
+  return {
+    page,
+    context,
+    requests,
+    errors,
+    lists: () => api('/api/tasks'),
+    streams: () => api('/api/events'),
+    status: () => page.getAttribute('#conn', 'data-status'),
+    close: () => context.close(),
+  };
+}
+
+/** Polls `fn` until it returns a truthy value (or throws after `ms`). */
+export async function until(what, fn, ms = 10000) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
+    await sleep(50);
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The page's task store as {id: {status, version}}. */
+export async function pageTasks(page) {
+  return page.evaluate(() => Object.fromEntries(
+    globalThis.tidings.tasks.list().map((t) => [t.id, { status: t.status, version: t.version }])));
+}
+
+/** The server's list as {id: {status, version}}. */
+export async function serverTasks(server) {
+  const list = await api(server, 'GET', '/api/tasks');
+  return Object.fromEntries(list.tasks.map((t) => [t.id, { status: t.status, version: t.version }]));
+}
+
+export async function cleanup() {
+  for (const proc of [...children]) await stopProcess(proc);
+  if (browser) await browser.close();
+  browser = undefined;
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
