@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::{self, Resolved};
 use super::persist::{self, LoadedTasks, Record};
-use super::process::{self, Exit, Process};
+use super::process::{self, Exit, InputError, Process};
 use super::{inspect, log, CreateTask, TaskConfig, TaskDetail, TaskError, TaskMetrics};
 use crate::Hub;
 
@@ -391,7 +391,15 @@ impl TaskManager {
 
     /// Types `text` into a live task's terminal; a task waiting for input goes
     /// back to `running` (announced).
+    ///
+    /// The text is queued and written by the task's input thread, so this
+    /// never blocks on a program that does not read; past
+    /// [`MAX_QUEUED_INPUT`](super::MAX_QUEUED_INPUT) bytes not yet taken by
+    /// the terminal, more input is refused as [`TaskError::Invalid`].
     pub fn send_input(&self, id: &TaskId, text: &str) -> Result<Task, TaskError> {
+        if text.is_empty() {
+            return Err(TaskError::Invalid("text must not be empty".into()));
+        }
         if text.len() > command::MAX_COMMAND_LEN {
             return Err(TaskError::Invalid("text is too long".into()));
         }
@@ -406,9 +414,9 @@ impl TaskManager {
                 _ => return Err(TaskError::NotLive),
             };
             if let Some(pending) = entry.pending_input.take() {
-                process.write_input(&pending)?;
+                process.write_input(&pending).map_err(input_error)?;
             }
-            process.write_input(text)?;
+            process.write_input(text).map_err(input_error)?;
             shared.apply(entry, Observation::InputSent, at);
             Ok(entry.task.clone())
         })
@@ -633,6 +641,16 @@ impl Shared {
 
 fn process_drained(entry: &Entry) -> bool {
     entry.process.as_ref().is_some_and(|p| p.output().drained())
+}
+
+/// Input the terminal did not take: a full queue is the client's to fix
+/// (400); a terminal that went away is the task's end, seen by the next
+/// reconcile (409).
+fn input_error(e: InputError) -> TaskError {
+    match e {
+        InputError::QueueFull => TaskError::Invalid(e.to_string()),
+        InputError::Closed => TaskError::NotLive,
+    }
 }
 
 /// Finalising a task recorded as live by a previous run: kills what is left

@@ -35,6 +35,7 @@ pub use log::{MAX_TAIL_BYTES, MAX_TAIL_LINES};
 pub use manager::TaskManager;
 pub use manager::RECENT_OUTPUT_LINES;
 pub use persist::{load, LoadedTasks};
+pub use process::MAX_QUEUED_INPUT;
 
 /// How the task runner is set up; the server fills it from its own config.
 #[derive(Clone, Debug)]

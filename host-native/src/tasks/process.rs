@@ -5,7 +5,8 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 
 use broker_core::Timestamp;
@@ -68,7 +69,7 @@ pub(crate) enum Exit {
 pub(crate) struct Process {
     pid: Pid,
     master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
+    input: Input,
     output: Arc<OutputState>,
     tty: Option<PathBuf>,
     start_ticks: Option<u64>,
@@ -129,10 +130,10 @@ pub(crate) fn spawn(
             .name(format!("task-output-{raw_pid}"))
             .spawn(move || copy_output(reader, log_file, &state))
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>(writer)
+        Input::start(writer, raw_pid).map_err(|e| e.to_string())
     })();
-    let writer = match spawned {
-        Ok(writer) => writer,
+    let input = match spawned {
+        Ok(input) => input,
         Err(reason) => {
             signal_session(pid_i32, Signal::SIGKILL);
             let _ = waitpid(pid, None);
@@ -143,7 +144,7 @@ pub(crate) fn spawn(
         pid,
         tty: inspect::tty_path(master.tty_name()),
         master,
-        writer,
+        input,
         output,
         start_ticks: inspect::stat(pid_i32).map(|st| st.start_ticks),
         exit: None,
@@ -215,10 +216,9 @@ impl Process {
         }
     }
 
-    /// Types `text` into the terminal.
-    pub fn write_input(&mut self, text: &str) -> io::Result<()> {
-        self.writer.write_all(text.as_bytes())?;
-        self.writer.flush()
+    /// Types `text` into the terminal (queued: see [`Input`]).
+    pub fn write_input(&mut self, text: &str) -> Result<(), InputError> {
+        self.input.send(text)
     }
 
     /// Sends `signal` to every process group of the task's session.
@@ -226,6 +226,68 @@ impl Process {
         if self.exit.is_none() {
             signal_session(self.pid.as_raw(), signal);
         }
+    }
+}
+
+/// The most input bytes queued for a terminal that is not reading them.
+pub const MAX_QUEUED_INPUT: usize = 64 * 1024;
+
+/// Why input was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InputError {
+    /// The program is not reading and the queue is full.
+    #[error("the terminal is not reading its input: {MAX_QUEUED_INPUT} bytes are already queued")]
+    QueueFull,
+    /// The terminal is gone (the writer thread ended on a write error).
+    #[error("the terminal no longer accepts input")]
+    Closed,
+}
+
+/// The terminal's input side: a thread that makes the blocking writes.
+///
+/// A write to a PTY master blocks once the line discipline's buffer (about
+/// 4 KiB) is full and the program does not read; that must never happen
+/// under the manager's lock. So input is queued (bounded by
+/// [`MAX_QUEUED_INPUT`]) and written by this thread, which ends when the
+/// queue's sender is dropped or the terminal goes away.
+struct Input {
+    queue: mpsc::Sender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Input {
+    fn start(mut writer: Box<dyn Write + Send>, pid: u32) -> io::Result<Input> {
+        let (queue, pending) = mpsc::channel::<Vec<u8>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&queued);
+        std::thread::Builder::new()
+            .name(format!("task-input-{pid}"))
+            .spawn(move || {
+                for bytes in pending {
+                    let written = writer.write_all(&bytes).and_then(|()| writer.flush());
+                    counter.fetch_sub(bytes.len(), Ordering::AcqRel);
+                    if written.is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Input { queue, queued })
+    }
+
+    fn send(&self, text: &str) -> Result<(), InputError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let len = text.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before + len > MAX_QUEUED_INPUT {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(InputError::QueueFull);
+        }
+        self.queue.send(text.as_bytes().to_vec()).map_err(|_| {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            InputError::Closed
+        })
     }
 }
 
