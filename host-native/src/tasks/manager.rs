@@ -9,6 +9,14 @@
 //! second finds the status already changed: one `task.status`, never two.
 //! The lock is held only for non-blocking work: `waitpid(WNOHANG)`, a few
 //! `/proc` reads, a publish, and (on a change) one small fsynced write.
+//! Spawning happens before it is taken; input is handed to a per-task writer
+//! thread, so a program that does not read can never stall the table.
+//!
+//! # Threads per task
+//! Each live task has an output thread (terminal → log) and an input thread
+//! (queue → terminal). Both end with the terminal; a background process that
+//! keeps the terminal open after its parent exited keeps them (and the PTY)
+//! until it exits too.
 //!
 //! # Lifecycle of the processes
 //! Tasks run in their own sessions, so they would outlive the server. On
@@ -19,7 +27,9 @@
 //! `Observation::Lost`, announced as `task.status`): its terminal cannot be
 //! reattached, so a process that survived (it ignored the hang-up, or the old
 //! server was killed) and is recognisably ours (same pid and start time) is
-//! killed with its process groups first.
+//! killed with its process groups first. A server killed outright (no
+//! shutdown) closes its PTY masters as it dies, which hangs the terminals up
+//! the same way.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,9 @@
 //! appended to `<data_dir>/tasks/<id>.log`; its record is kept as JSON in
 //! `<data_dir>/tasks/<id>.json`, written atomically.
 //!
+//! Unix only (portable-pty, signals); the waiting-for-input detection reads
+//! Linux's `/proc` and otherwise falls back to the idle threshold.
+//!
 //! Status decisions are never made here: the manager gathers an
 //! [`Observation`](broker_core::Observation) (exit status from `waitpid`, the
 //! terminal's foreground process group and what it is blocked on from `/proc`,
@@ -15,7 +18,8 @@
 //! the background loop and by any number of requests is announced once.
 //!
 //! Module map: [`manager`] (the public handle and its table), `process`
-//! (spawning in a PTY, signalling, reaping), `inspect` (`/proc` reading),
+//! (spawning in a PTY, the output and input threads, signalling, reaping),
+//! `inspect` (`/proc` reading),
 //! `log` (per-task output logs and their tails), `persist` (records on disk),
 //! `command` (what to run and whether it exists).
 
