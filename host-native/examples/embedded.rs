@@ -15,11 +15,13 @@ use serde_json::{Map, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = tidings::Config::default();
-    config.addr = std::env::var("EMBEDDED_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:7272".into())
-        .parse()?;
-    config.data_dir = std::env::temp_dir().join("tidings-embedded-example");
+    let config = tidings::Config {
+        addr: std::env::var("EMBEDDED_ADDR")
+            .unwrap_or_else(|_| "127.0.0.1:7272".into())
+            .parse()?,
+        data_dir: std::env::temp_dir().join("tidings-embedded-example"),
+        ..tidings::Config::default()
+    };
     let running = tidings::start(config).await?;
     println!("embedded backend serving Tidings on {}", running.url());
 

@@ -23,7 +23,9 @@ async fn every_api_route_and_metrics_need_credentials() {
         ("GET", "/api/nope"),
         ("GET", "/metrics"),
     ] {
-        let req = Request::builder().method(method).uri(format!("{}{path}", server.base));
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", server.base));
         let (status, headers, text) = server.send(req, "{}").await;
         assert_eq!(status, 401, "{method} {path}: {text}");
         assert_eq!(headers["www-authenticate"], "Bearer");
@@ -41,15 +43,27 @@ async fn every_api_route_and_metrics_need_credentials() {
 async fn opening_the_url_sets_an_httponly_strict_cookie_and_redirects_to_a_clean_url() {
     let server = start(|_| {}).await;
     let port = server.running.addr.port();
-    assert_eq!(server.running.url(), format!("{}/?token={TOKEN}", server.base));
+    assert_eq!(
+        server.running.url(),
+        format!("{}/?token={TOKEN}", server.base)
+    );
     let (status, headers, _) = server
-        .send(Request::get(format!("{}/?token={TOKEN}&tab=2", server.base)), "")
+        .send(
+            Request::get(format!("{}/?token={TOKEN}&tab=2", server.base)),
+            "",
+        )
         .await;
     assert_eq!(status, 303);
     assert_eq!(headers["location"], "/?tab=2");
     let cookie = headers["set-cookie"].to_str().expect("text").to_owned();
-    assert!(cookie.starts_with(&format!("tidings_token_{port}={TOKEN};")), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("tidings_token_{port}={TOKEN};")),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().expect("name=value").to_owned();
 
     // The cookie alone opens the stream (what EventSource does).
@@ -62,7 +76,9 @@ async fn opening_the_url_sets_an_httponly_strict_cookie_and_redirects_to_a_clean
     sse.ready().await;
 
     // A wrong token in the URL sets nothing.
-    let (status, headers, _) = server.send(Request::get(format!("{}/?token=wrong", server.base)), "").await;
+    let (status, headers, _) = server
+        .send(Request::get(format!("{}/?token=wrong", server.base)), "")
+        .await;
     assert_eq!(status, 401);
     assert!(headers.get("set-cookie").is_none());
     server.running.shutdown().await;
@@ -85,8 +101,20 @@ async fn cookie_requests_that_change_state_must_come_from_the_same_origin() {
     };
     let body = r#"{"type":"trigger.fired","data":{}}"#;
     let same = format!("http://{host}");
-    assert_eq!(server.send(post(&[("origin", same.as_str())]), body).await.0, 202);
-    assert_eq!(server.send(post(&[("sec-fetch-site", "same-origin")]), body).await.0, 202);
+    assert_eq!(
+        server
+            .send(post(&[("origin", same.as_str())]), body)
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        server
+            .send(post(&[("sec-fetch-site", "same-origin")]), body)
+            .await
+            .0,
+        202
+    );
     for refused in [
         vec![("origin", "http://evil.example")],
         vec![("origin", "http://localhost:1")],
@@ -106,7 +134,9 @@ async fn cookie_requests_that_change_state_must_come_from_the_same_origin() {
     assert_eq!(status, 200);
     assert!(headers.get("access-control-allow-origin").is_none());
     // Bearer credentials need no origin check: no page can attach them.
-    let req = server.post("/api/events").header("origin", "http://evil.example");
+    let req = server
+        .post("/api/events")
+        .header("origin", "http://evil.example");
     assert_eq!(server.send(req, body).await.0, 202);
     server.running.shutdown().await;
 }
@@ -118,7 +148,10 @@ async fn no_auth_refuses_a_non_loopback_address_and_serves_loopback_openly() {
     cfg.no_auth = true;
     cfg.addr = "0.0.0.0:0".parse().expect("an address");
     let err = tidings::start(cfg.clone()).await.expect_err("refused");
-    assert!(matches!(err, tidings::StartError::NoAuthNonLoopback(_)), "{err}");
+    assert!(
+        matches!(err, tidings::StartError::NoAuthNonLoopback(_)),
+        "{err}"
+    );
 
     cfg.addr = "127.0.0.1:0".parse().expect("an address");
     let running = tidings::start(cfg).await.expect("starts on loopback");
@@ -126,13 +159,15 @@ async fn no_auth_refuses_a_non_loopback_address_and_serves_loopback_openly() {
     let server = common::Server {
         base: format!("http://{}", running.addr),
         running,
-        client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
+        client: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http(),
         _data: data,
     };
     let req = Request::get(format!("{}/api/health", server.base));
     assert_eq!(server.send(req, "").await.0, 200);
     // Open, but pages from other origins still cannot change state.
-    let req = Request::post(format!("{}/api/events", server.base)).header("origin", "http://evil.example");
+    let req = Request::post(format!("{}/api/events", server.base))
+        .header("origin", "http://evil.example");
     assert_eq!(server.send(req, r#"{"type":"a"}"#).await.0, 403);
     server.running.shutdown().await;
 }
@@ -145,11 +180,17 @@ async fn a_token_file_is_created_once_and_reused() {
     cfg.token = tidings::TokenSource::File(file.clone());
     let first = tidings::start(cfg.clone()).await.expect("starts");
     let token = first.token.clone();
-    assert_eq!(std::fs::read_to_string(&file).expect("written").trim(), token);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("written").trim(),
+        token
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&file).expect("metadata").permissions().mode();
+        let mode = std::fs::metadata(&file)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     first.shutdown().await;

@@ -23,25 +23,56 @@ async fn malformed_missing_and_mistyped_fields_are_400s_naming_the_field() {
         ("/api/events", r#"{"type":"a b"}"#, "`type`"),
         ("/api/events", r#"{"type":"ready"}"#, "`type`"),
         ("/api/events", r#"{"type":"task.status"}"#, "`type`"),
-        ("/api/events", r#"{"type":"a","data":[1]}"#, "`data` must be a JSON object"),
-        ("/api/events", r#"{"type":"a","data":"x"}"#, "`data` must be a JSON object"),
+        (
+            "/api/events",
+            r#"{"type":"a","data":[1]}"#,
+            "`data` must be a JSON object",
+        ),
+        (
+            "/api/events",
+            r#"{"type":"a","data":"x"}"#,
+            "`data` must be a JSON object",
+        ),
         ("/api/events", r#"{"type":"a","tpye":"b"}"#, "`tpye`"),
         ("/api/events", r#"{"type":"a","task":"../x"}"#, "`task`"),
         ("/api/tasks", r#"{}"#, "`command` is missing"),
-        ("/api/tasks", r#"{"command":3}"#, "`command` must be a string or an array of strings"),
+        (
+            "/api/tasks",
+            r#"{"command":3}"#,
+            "`command` must be a string or an array of strings",
+        ),
         ("/api/tasks", r#"{"command":["ls",3]}"#, "`command`"),
         ("/api/tasks", r#"{"command":[]}"#, "`command`"),
         ("/api/tasks", r#"{"command":"  "}"#, "`command`"),
-        ("/api/tasks", r#"{"command":"true","workdir":1}"#, "`workdir` must be a string"),
-        ("/api/tasks", r#"{"command":"true","name":false}"#, "`name` must be a string"),
-        ("/api/tasks", r#"{"command":"true","input":{}}"#, "`input` must be a string"),
-        ("/api/tasks/terminal", r#"{"workdir":[]}"#, "`workdir` must be a string"),
+        (
+            "/api/tasks",
+            r#"{"command":"true","workdir":1}"#,
+            "`workdir` must be a string",
+        ),
+        (
+            "/api/tasks",
+            r#"{"command":"true","name":false}"#,
+            "`name` must be a string",
+        ),
+        (
+            "/api/tasks",
+            r#"{"command":"true","input":{}}"#,
+            "`input` must be a string",
+        ),
+        (
+            "/api/tasks/terminal",
+            r#"{"workdir":[]}"#,
+            "`workdir` must be a string",
+        ),
     ];
     for (path, body, needle) in cases {
         let (status, v) = server.json(server.post(path), body).await;
         assert_eq!(status, 400, "{path} {body}: {v}");
         let msg = v["error"].as_str().expect("an error message");
-        assert!(msg.contains(needle), "{path} {body}: {msg:?} lacks {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "{path} {body}: {msg:?} lacks {needle:?}"
+        );
     }
     server.running.shutdown().await;
 }
@@ -49,26 +80,53 @@ async fn malformed_missing_and_mistyped_fields_are_400s_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_routes_check_their_bodies_and_ids() {
     let server = start(|_| {}).await;
-    let (status, task) = server.json(server.post("/api/tasks"), r#"{"command":["true"]}"#).await;
+    let (status, task) = server
+        .json(server.post("/api/tasks"), r#"{"command":["true"]}"#)
+        .await;
     assert_eq!(status, 201, "{task}");
     let id = task["id"].as_str().expect("an id");
-    let (status, v) = server.json(server.post(&format!("/api/tasks/{id}/input")), r#"{"txt":"a"}"#).await;
+    let (status, v) = server
+        .json(
+            server.post(&format!("/api/tasks/{id}/input")),
+            r#"{"txt":"a"}"#,
+        )
+        .await;
     assert_eq!(status, 400, "{v}");
-    let (status, v) = server.json(server.post(&format!("/api/tasks/{id}/input")), r#"{}"#).await;
-    assert_eq!((status.as_u16(), v["error"].as_str()), (400, Some("field `text` is missing")));
-    let (status, v) = server.json(server.post(&format!("/api/tasks/{id}/rename")), r#"{"name":1}"#).await;
+    let (status, v) = server
+        .json(server.post(&format!("/api/tasks/{id}/input")), r#"{}"#)
+        .await;
+    assert_eq!(
+        (status.as_u16(), v["error"].as_str()),
+        (400, Some("field `text` is missing"))
+    );
+    let (status, v) = server
+        .json(
+            server.post(&format!("/api/tasks/{id}/rename")),
+            r#"{"name":1}"#,
+        )
+        .await;
     assert_eq!(status, 400, "{v}");
-    let (status, v) = server.json(server.get(&format!("/api/tasks/{id}/output?tail=x")), "").await;
+    let (status, v) = server
+        .json(server.get(&format!("/api/tasks/{id}/output?tail=x")), "")
+        .await;
     assert_eq!(status, 400);
     assert!(v["error"].as_str().is_some_and(|e| e.contains("`tail`")));
-    for path in ["/api/tasks/nope", "/api/tasks/nope/output", "/api/tasks/a%20b"] {
+    for path in [
+        "/api/tasks/nope",
+        "/api/tasks/nope/output",
+        "/api/tasks/a%20b",
+    ] {
         let (status, v) = server.json(server.get(path), "").await;
         assert_eq!(status, 404, "{path}: {v}");
         assert_eq!(v["error"], "no such task");
     }
-    let (status, _) = server.json(server.post("/api/tasks/nope/input"), r#"{"text":"a"}"#).await;
+    let (status, _) = server
+        .json(server.post("/api/tasks/nope/input"), r#"{"text":"a"}"#)
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = server.json(server.get("/api/tasks/nope").method("DELETE"), "").await;
+    let (status, _) = server
+        .json(server.get("/api/tasks/nope").method("DELETE"), "")
+        .await;
     assert_eq!(status, 404);
     server.running.shutdown().await;
 }
@@ -81,13 +139,20 @@ async fn bodies_over_the_cap_are_413() {
     assert_eq!(status, 413, "{v}");
     assert!(v["error"].as_str().is_some_and(|e| e.contains("1024")));
     // Without a Content-Length (chunked), the cap still holds.
-    let chunks = Chunks(big.into_bytes().chunks(300).map(bytes::Bytes::copy_from_slice).collect());
+    let chunks = Chunks(
+        big.into_bytes()
+            .chunks(300)
+            .map(bytes::Bytes::copy_from_slice)
+            .collect(),
+    );
     let req = server.post("/api/events").body(chunks).expect("a request");
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Chunks>();
     let resp = client.request(req).await.expect("answers");
     assert_eq!(resp.status(), 413);
-    let (status, _) = server.json(server.post("/api/events"), r#"{"type":"a"}"#).await;
+    let (status, _) = server
+        .json(server.post("/api/events"), r#"{"type":"a"}"#)
+        .await;
     assert_eq!(status, 202, "small bodies still pass");
     server.running.shutdown().await;
 }
@@ -102,7 +167,12 @@ impl hyper::body::Body for Chunks {
         self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
-        std::task::Poll::Ready(self.get_mut().0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+        std::task::Poll::Ready(
+            self.get_mut()
+                .0
+                .pop_front()
+                .map(|b| Ok(hyper::body::Frame::data(b))),
+        )
     }
 }
 
@@ -156,8 +226,12 @@ async fn nothing_a_client_sends_can_inject_a_frame() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_loris_is_cut_off_after_the_header_read_timeout() {
     let server = start(|c| c.header_read_timeout = Duration::from_millis(300)).await;
-    let mut tcp = TcpStream::connect(server.running.addr).await.expect("connects");
-    tcp.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.expect("writes");
+    let mut tcp = TcpStream::connect(server.running.addr)
+        .await
+        .expect("connects");
+    tcp.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("writes");
     let started = Instant::now();
     let mut buf = [0u8; 1024];
     loop {
@@ -186,7 +260,8 @@ async fn health_answers_with_the_broker_position() {
     let (_, v) = server.json(server.get("/api/health"), "").await;
     assert_eq!(v["head"], id.as_str());
     assert_eq!(v["epoch"], id.split('-').next().expect("epoch"));
-    let req = Request::get(format!("{}/api/health", server.base)).header("authorization", "Basic x");
+    let req =
+        Request::get(format!("{}/api/health", server.base)).header("authorization", "Basic x");
     assert_eq!(server.send(req, "").await.0, 401);
     server.running.shutdown().await;
 }

@@ -35,7 +35,11 @@ fn parse_prints_one_json_line_per_message_and_valid_retry() {
         .write_all(FIXTURE)
         .expect("writes the fixture");
     let out = child.wait_with_output().expect("it exits");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .expect("utf-8")
         .lines()

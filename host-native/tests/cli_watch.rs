@@ -28,8 +28,8 @@ async fn watch_prints_events_and_resumes_across_an_end_without_duplicates() {
 
     let first = server.post_event("trigger.fired", 1).await;
     server.post_event("memory.changed", 0).await; // filtered out
-    // The stream ends (max-lifetime) and the client comes back with its id;
-    // this one is published while it is away or after: either way once.
+                                                  // The stream ends (max-lifetime) and the client comes back with its id;
+                                                  // this one is published while it is away or after: either way once.
     let second = {
         server.wait_metric("tidings_subscribers", 0.0).await;
         server.post_event("trigger.fired", 2).await

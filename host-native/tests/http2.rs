@@ -13,7 +13,9 @@ use common::{start, Sse, TOKEN};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_and_rest_work_over_h2_prior_knowledge() {
     let server = start(|_| {}).await;
-    let h2: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    let h2: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
     let open = || {
         Request::get(format!("{}/api/events", server.base))
             .header("authorization", format!("Bearer {TOKEN}"))
@@ -29,13 +31,21 @@ async fn streams_and_rest_work_over_h2_prior_knowledge() {
     b.ready().await;
     let post = Request::post(format!("{}/api/events", server.base))
         .header("authorization", format!("Bearer {TOKEN}"))
-        .body(Full::new(Bytes::from_static(br#"{"type":"trigger.fired","data":{"v":2}}"#)))
+        .body(Full::new(Bytes::from_static(
+            br#"{"type":"trigger.fired","data":{"v":2}}"#,
+        )))
         .expect("a request");
     let resp = h2.request(post).await.expect("h2 post");
-    assert_eq!((resp.version(), resp.status().as_u16()), (hyper::Version::HTTP_2, 202));
+    assert_eq!(
+        (resp.version(), resp.status().as_u16()),
+        (hyper::Version::HTTP_2, 202)
+    );
     for sse in [&mut a, &mut b] {
         let m = sse.expect().await;
-        assert_eq!((m.event.as_str(), m.data.as_str()), ("trigger.fired", r#"{"v":2}"#));
+        assert_eq!(
+            (m.event.as_str(), m.data.as_str()),
+            ("trigger.fired", r#"{"v":2}"#)
+        );
     }
     // A stream reset by the client is unsubscribed.
     drop(a);

@@ -30,9 +30,16 @@ async fn every_documented_operation_exists_and_every_route_is_documented() {
     }
     let routed: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .flat_map(|r| r.methods.iter().map(|m| (r.pattern.to_owned(), m.to_string())))
+        .flat_map(|r| {
+            r.methods
+                .iter()
+                .map(|m| (r.pattern.to_owned(), m.to_string()))
+        })
         .collect();
-    assert_eq!(documented, routed, "the document and the route table list the same operations");
+    assert_eq!(
+        documented, routed,
+        "the document and the route table list the same operations"
+    );
 
     // And the server really answers them: no route-level 404 or 405.
     for (path, item) in paths {

@@ -16,7 +16,8 @@ fn www() -> tempfile::TempDir {
     std::fs::write(www.join("style.css"), "a{}").expect("write");
     std::fs::write(root.path().join("secret.txt"), "top secret").expect("write");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(root.path().join("secret.txt"), www.join("link.txt")).expect("symlink");
+    std::os::unix::fs::symlink(root.path().join("secret.txt"), www.join("link.txt"))
+        .expect("symlink");
     root
 }
 
@@ -26,12 +27,22 @@ async fn files_are_served_with_their_content_types_and_index_at_the_root() {
     let dir = root.path().join("www");
     let server = start(|c| c.www = Some(dir)).await;
     for (path, ct, body) in [
-        ("/", "text/html; charset=utf-8", "<!doctype html><title>t</title>"),
-        ("/index.html", "text/html; charset=utf-8", "<!doctype html><title>t</title>"),
+        (
+            "/",
+            "text/html; charset=utf-8",
+            "<!doctype html><title>t</title>",
+        ),
+        (
+            "/index.html",
+            "text/html; charset=utf-8",
+            "<!doctype html><title>t</title>",
+        ),
         ("/app.js", "text/javascript; charset=utf-8", "export {}"),
         ("/style.css", "text/css; charset=utf-8", "a{}"),
     ] {
-        let (status, headers, text) = server.send(Request::get(format!("{}{path}", server.base)), "").await;
+        let (status, headers, text) = server
+            .send(Request::get(format!("{}{path}", server.base)), "")
+            .await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(headers["content-type"], ct, "{path}");
         assert_eq!(text, body);
@@ -75,7 +86,10 @@ async fn no_path_leads_out_of_www() {
         // Raw request line: a client library would normalise the dots away.
         let text = raw_get(addr, path).await;
         let status_line = text.lines().next().unwrap_or("");
-        assert!(status_line.contains(" 404 ") || status_line.contains(" 400 "), "{path}: {status_line}");
+        assert!(
+            status_line.contains(" 404 ") || status_line.contains(" 400 "),
+            "{path}: {status_line}"
+        );
         assert!(!text.contains("top secret"), "{path} leaked the file");
         assert!(!text.contains("root:"), "{path} leaked /etc/passwd");
     }
@@ -84,7 +98,9 @@ async fn no_path_leads_out_of_www() {
 
 async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     tcp.write_all(req.as_bytes()).await.expect("writes");
     let mut out = Vec::new();

@@ -18,14 +18,28 @@ async fn type_patterns_and_task_filters_select_events() {
     }
     let hub = &server.running.hub;
     let kind = |k: &str| EventType::new(k).expect("a type");
-    let fired = hub.publish(kind("trigger.fired"), None, Map::new()).to_string();
-    let memory = hub.publish(kind("memory.changed"), None, Map::new()).to_string();
-    let other = hub.publish(kind("other.thing"), Some(TaskId::new("t-2").expect("id")), Map::new());
+    let fired = hub
+        .publish(kind("trigger.fired"), None, Map::new())
+        .to_string();
+    let memory = hub
+        .publish(kind("memory.changed"), None, Map::new())
+        .to_string();
+    let other = hub.publish(
+        kind("other.thing"),
+        Some(TaskId::new("t-2").expect("id")),
+        Map::new(),
+    );
     let of_task = hub
-        .publish(kind("trigger.done"), Some(TaskId::new("t-1").expect("id")), Map::new())
+        .publish(
+            kind("trigger.done"),
+            Some(TaskId::new("t-1").expect("id")),
+            Map::new(),
+        )
         .to_string();
     let _ = other;
-    let last = hub.publish(kind("memory.changed"), None, Map::new()).to_string();
+    let last = hub
+        .publish(kind("memory.changed"), None, Map::new())
+        .to_string();
 
     let mut got = Vec::new();
     while got.last() != Some(&last) {
@@ -46,8 +60,16 @@ async fn type_patterns_and_task_filters_select_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_filter_is_a_400_before_the_stream_starts() {
     let server = start(|_| {}).await;
-    for query in ["?types=", "?types=*", "?types=a%20b", "?task=..%2Fx", "?types=a&types=b"] {
-        let (status, v) = server.json(server.get(&format!("/api/events{query}")), "").await;
+    for query in [
+        "?types=",
+        "?types=*",
+        "?types=a%20b",
+        "?task=..%2Fx",
+        "?types=a&types=b",
+    ] {
+        let (status, v) = server
+            .json(server.get(&format!("/api/events{query}")), "")
+            .await;
         assert_eq!(status, 400, "{query}: {v}");
         assert!(v["error"].is_string());
     }

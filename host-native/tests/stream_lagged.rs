@@ -50,7 +50,11 @@ async fn a_stalled_reader_gets_lagged_with_the_exact_count_and_others_lose_nothi
             let mut data = Map::new();
             data.insert("n".into(), Value::from(batch * BATCH + i));
             data.insert("pad".into(), Value::from(pad.as_str()));
-            last = server.running.hub.publish(kind.clone(), None, data).to_string();
+            last = server
+                .running
+                .hub
+                .publish(kind.clone(), None, data)
+                .to_string();
         }
         // The fast client keeps up: it reads each batch before the next.
         while fast_seen.last() != Some(&last) {
@@ -77,7 +81,11 @@ async fn a_stalled_reader_gets_lagged_with_the_exact_count_and_others_lose_nothi
                 expected += dropped;
             }
             SseItem::Message(m) => {
-                assert_eq!(seq(&m.last_event_id), expected, "no gap other than the announced one");
+                assert_eq!(
+                    seq(&m.last_event_id),
+                    expected,
+                    "no gap other than the announced one"
+                );
                 expected += 1;
                 received += 1;
                 if m.last_event_id == last {
@@ -88,7 +96,10 @@ async fn a_stalled_reader_gets_lagged_with_the_exact_count_and_others_lose_nothi
     }
     assert!(dropped_total > 0, "the stalled reader lagged");
     assert_eq!(received + dropped_total, EVENTS);
-    assert_eq!(server.metric("tidings_events_dropped_total").await, dropped_total as f64);
+    assert_eq!(
+        server.metric("tidings_events_dropped_total").await,
+        dropped_total as f64
+    );
     assert!(server.metric("tidings_lagged_total").await >= 1.0);
     server.running.shutdown().await;
 }

@@ -21,7 +21,10 @@ async fn an_idle_stream_gets_keep_alive_comments() {
     while !sse.raw[before..].ends_with(b": keep-alive\n\n") {
         assert!(sse.read_chunk().await, "the stream stays open");
     }
-    assert!(started.elapsed() >= Duration::from_millis(80), "not before the interval");
+    assert!(
+        started.elapsed() >= Duration::from_millis(80),
+        "not before the interval"
+    );
     // Comments dispatch nothing: the parser saw no message.
     let id = server.post_event("trigger.fired", 1).await;
     assert_eq!(sse.expect().await.last_event_id, id);
@@ -41,8 +44,14 @@ async fn a_stream_ends_with_max_lifetime_within_ten_percent_of_it() {
         assert_eq!(end.event, "end");
         assert_eq!(end.data, r#"{"reason":"max-lifetime"}"#);
         assert_eq!(end.last_event_id, "", "end carries no id");
-        assert!(elapsed >= lifetime * 9 / 10 - Duration::from_millis(5), "{elapsed:?}");
-        assert!(elapsed < lifetime + Duration::from_millis(500), "{elapsed:?}");
+        assert!(
+            elapsed >= lifetime * 9 / 10 - Duration::from_millis(5),
+            "{elapsed:?}"
+        );
+        assert!(
+            elapsed < lifetime + Duration::from_millis(500),
+            "{elapsed:?}"
+        );
         assert!(sse.next().await.is_none(), "the server closes after end");
     }
     server.running.shutdown().await;
@@ -61,7 +70,10 @@ async fn shutdown_ends_every_stream_with_reason_shutdown() {
     let shutdown = tokio::spawn(server.running.shutdown());
     for sse in &mut streams {
         let end = sse.expect().await;
-        assert_eq!((end.event.as_str(), end.data.as_str()), ("end", r#"{"reason":"shutdown"}"#));
+        assert_eq!(
+            (end.event.as_str(), end.data.as_str()),
+            ("end", r#"{"reason":"shutdown"}"#)
+        );
         assert!(sse.next().await.is_none());
     }
     shutdown.await.expect("shutdown completes");
@@ -119,13 +131,20 @@ async fn ready_and_a_whole_replay_go_out_in_one_write() {
     read_until(&mut tcp, &mut raw, format!("id: {last}\n").as_bytes()).await;
     let text = String::from_utf8(raw).expect("utf-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("headers end");
-    assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"));
+    assert!(head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked"));
     // The first chunk holds retry, ready and all 100 events.
     let (size, rest) = body.split_once("\r\n").expect("a chunk size line");
     let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
     let chunk = &rest[..size.min(rest.len())];
-    assert!(chunk.starts_with("retry: 2000\nevent: ready\n"), "{chunk:.80}");
+    assert!(
+        chunk.starts_with("retry: 2000\nevent: ready\n"),
+        "{chunk:.80}"
+    );
     assert_eq!(chunk.matches("\nevent: trigger.fired\n").count(), 100);
-    assert!(chunk.ends_with(&format!("id: {last}\nevent: trigger.fired\ndata: {{\"n\":100}}\n\n")));
+    assert!(chunk.ends_with(&format!(
+        "id: {last}\nevent: trigger.fired\ndata: {{\"n\":100}}\n\n"
+    )));
     server.running.shutdown().await;
 }

@@ -63,7 +63,8 @@ pub async fn start(adjust: impl FnOnce(&mut Config)) -> Server {
 impl Server {
     /// A request builder for `path` with the bearer token.
     pub fn get(&self, path: &str) -> hyper::http::request::Builder {
-        Request::get(format!("{}{path}", self.base)).header("authorization", format!("Bearer {TOKEN}"))
+        Request::get(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {TOKEN}"))
     }
 
     /// `POST path` with a JSON body and the bearer token.
@@ -74,29 +75,52 @@ impl Server {
     }
 
     /// Sends a request and reads the whole answer.
-    pub async fn send(&self, req: hyper::http::request::Builder, body: &str) -> (StatusCode, hyper::HeaderMap, String) {
-        let req = req.body(Full::new(Bytes::from(body.to_owned()))).expect("a request");
+    pub async fn send(
+        &self,
+        req: hyper::http::request::Builder,
+        body: &str,
+    ) -> (StatusCode, hyper::HeaderMap, String) {
+        let req = req
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .expect("a request");
         let resp = tokio::time::timeout(PATIENCE, self.client.request(req))
             .await
             .expect("an answer in time")
             .expect("the request succeeds");
         let (parts, body) = resp.into_parts();
         let bytes = body.collect().await.expect("the body").to_bytes();
-        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     /// Sends and parses a JSON answer.
-    pub async fn json(&self, req: hyper::http::request::Builder, body: &str) -> (StatusCode, Value) {
+    pub async fn json(
+        &self,
+        req: hyper::http::request::Builder,
+        body: &str,
+    ) -> (StatusCode, Value) {
         let (status, headers, text) = self.send(req, body).await;
-        let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-        assert!(ct.starts_with("application/json"), "JSON content type, got {ct:?} for {text}");
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            ct.starts_with("application/json"),
+            "JSON content type, got {ct:?} for {text}"
+        );
         (status, serde_json::from_str(&text).expect("a JSON body"))
     }
 
     /// Publishes `trigger.fired` with `{"n": n}` through the REST API.
     pub async fn post_event(&self, kind: &str, n: u64) -> String {
         let (status, v) = self
-            .json(self.post("/api/events"), &format!(r#"{{"type":"{kind}","data":{{"n":{n}}}}}"#))
+            .json(
+                self.post("/api/events"),
+                &format!(r#"{{"type":"{kind}","data":{{"n":{n}}}}}"#),
+            )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{v}");
         v["id"].as_str().expect("an id").to_owned()
@@ -108,10 +132,14 @@ impl Server {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = tokio::time::timeout(PATIENCE, self.client.request(req.body(Full::default()).expect("a request")))
-            .await
-            .expect("an answer in time")
-            .expect("the stream opens");
+        let resp = tokio::time::timeout(
+            PATIENCE,
+            self.client
+                .request(req.body(Full::default()).expect("a request")),
+        )
+        .await
+        .expect("an answer in time")
+        .expect("the stream opens");
         Sse::new(resp)
     }
 
@@ -133,7 +161,10 @@ impl Server {
             if now == value {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{name} stayed {now}, expected {value}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed {now}, expected {value}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -235,5 +266,8 @@ impl Sse {
 
 /// The SEQ of an `EPOCH-SEQ` id.
 pub fn seq(id: &str) -> u64 {
-    id.rsplit('-').next().and_then(|s| s.parse().ok()).expect("an EPOCH-SEQ id")
+    id.rsplit('-')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("an EPOCH-SEQ id")
 }
