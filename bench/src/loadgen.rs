@@ -293,7 +293,7 @@ pub fn ladder(
                 && published.error.is_none()
                 && published.achieved_rate >= 0.95 * rate
                 && healthy > 0;
-            let publish_s = published.elapsed_s.max(1e-3);
+            let publish_s = published.send_window_s.max(1e-3);
             steps.push(StepResult {
                 rate,
                 target_deliveries_per_s: rate * healthy as f64,
@@ -470,11 +470,26 @@ pub fn storm(target: &Target, plan: &StormPlan, cfg: &GenConfig) -> std::io::Res
             })
             .collect();
         let until = start + plan.window + plan.grace;
-        while shared.finished.load(Ordering::Relaxed) + shared.completed.load(Ordering::Relaxed)
-            < plan.clients as u64
-            && Instant::now() < until
-        {
+        // Every client ends up in `finished`, whether it completed or not.
+        // A server that cannot resume sends nothing at all: once every
+        // client is in and two quiet seconds passed, waiting longer is moot.
+        let clients = plan.clients as u64;
+        let mut all_in_at: Option<Instant> = None;
+        while shared.finished.load(Ordering::Relaxed) < clients && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(10)).await;
+            let settled = shared.connected.load(Ordering::Relaxed)
+                + shared.finished.load(Ordering::Relaxed)
+                >= clients;
+            match all_in_at {
+                None if settled => all_in_at = Some(Instant::now()),
+                Some(at)
+                    if at.elapsed() >= Duration::from_secs(2)
+                        && shared.delivered.load(Ordering::Relaxed) == 0 =>
+                {
+                    break
+                }
+                _ => {}
+            }
         }
         shared.cancel.cancel();
         let mut summary = ConnectSummary::default();
@@ -490,6 +505,9 @@ pub fn storm(target: &Target, plan: &StormPlan, cfg: &GenConfig) -> std::io::Res
             }
             if o.dups > 0 {
                 result.with_dups += 1;
+            }
+            if o.finished {
+                result.finished += 1;
             }
             if o.finished
                 && o.gaps == 0

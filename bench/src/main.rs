@@ -67,6 +67,9 @@ enum Command {
         /// Markdown put before the tables (machine, command).
         #[arg(long, default_value = "")]
         header: String,
+        /// Only these scenarios (name prefixes: fanout, fanout-1000, slow, idle, storm).
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Vec<String>,
     },
     /// Rebuild summary.{json,csv,md} from runs.json.
     Summarize {
@@ -106,6 +109,24 @@ enum Command {
         /// Write the full result as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// One reconnect storm against a running server.
+    Storm {
+        /// Which kind of server it is.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Its address.
+        #[arg(long)]
+        addr: SocketAddr,
+        /// Its processes, for CPU.
+        #[arg(long)]
+        pid: Vec<u32>,
+        /// Clients.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Seconds to wait after the 1 s window.
+        #[arg(long, default_value_t = 3.0)]
+        grace: f64,
     },
     /// The CI smoke run against a fresh tidings.
     Smoke {
@@ -174,6 +195,7 @@ fn main() -> ExitCode {
             servers,
             programs,
             header,
+            scenarios,
         } => (|| {
             eprintln!("open-files limit: {nofile}");
             let suite = Suite {
@@ -182,6 +204,7 @@ fn main() -> ExitCode {
                 programs: programs.programs().map_err(|e| e.to_string())?,
                 out: out.clone(),
                 gen,
+                only: scenarios,
             };
             let records = suite.run().map_err(|e| e.to_string())?;
             summary::write(&records, &out, &header).map_err(|e| e.to_string())
@@ -232,6 +255,35 @@ fn main() -> ExitCode {
             if let Some(path) = json {
                 suite::write_json(&path, &record).map_err(|e| e.to_string())?;
             }
+            Ok(())
+        })(),
+        Command::Storm {
+            kind,
+            addr,
+            pid,
+            clients,
+            grace,
+        } => (|| {
+            let target = servers::target_for(kind, addr, std::process::id().into());
+            let plan = loadgen::StormPlan {
+                clients,
+                history: 60,
+                max_behind: 50,
+                window: Duration::from_secs(1),
+                grace: Duration::from_secs_f64(grace),
+            };
+            let gen = GenConfig {
+                server_pids: pid,
+                ..gen
+            };
+            let result = loadgen::storm(&target, &plan, &gen).map_err(|e| e.to_string())?;
+            let brief = serde_json::json!({
+                "accepted": result.accepted, "exact": result.exact, "finished": result.finished,
+                "with_gaps": result.with_gaps, "with_dups": result.with_dups, "statuses": result.statuses,
+                "first_event_p50_us": result.first_event.p50_us, "first_event_p99_us": result.first_event.p99_us,
+                "connect_p99_us": result.connect.p99_us, "errors": result.sample_errors,
+            });
+            println!("{brief}");
             Ok(())
         })(),
         Command::Smoke {

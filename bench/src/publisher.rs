@@ -45,7 +45,10 @@ pub struct PublishOutcome {
     pub rejected: u64,
     /// Seconds from the first request to the last response.
     pub elapsed_s: f64,
-    /// `accepted / elapsed_s`.
+    /// Seconds from the first request to one interval after the last one
+    /// (the time over which the rate was offered).
+    pub send_window_s: f64,
+    /// `accepted / send_window_s`.
     pub achieved_rate: f64,
     /// Why it stopped early, if it did.
     pub error: Option<String>,
@@ -70,8 +73,8 @@ pub async fn publish(target: &Target, plan: &PublishPlan, base: Instant) -> Publ
         out.error = Some(e.to_string());
     }
     out.elapsed_s = started.elapsed().as_secs_f64();
-    if out.elapsed_s > 0.0 {
-        out.achieved_rate = out.accepted as f64 / out.elapsed_s;
+    if out.send_window_s > 0.0 {
+        out.achieved_rate = out.accepted as f64 / out.send_window_s;
     }
     out
 }
@@ -109,6 +112,7 @@ async fn drive(
         }
         stream.write_all(&wbuf).await?;
         out.sent += batch;
+        out.send_window_s = t0.elapsed().as_secs_f64() + 1.0 / plan.rate.max(1e-9);
         let mut waiting = batch;
         while waiting > 0 {
             if let Some((head, used)) = take_response(&rbuf[start..end])? {

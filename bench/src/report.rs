@@ -176,6 +176,8 @@ pub struct StormResult {
     pub exact: u64,
     /// `exact / clients`, %.
     pub exact_pct: f64,
+    /// Clients that received the newest event before the grace time ran out.
+    pub finished: u64,
     /// Clients that saw a gap.
     pub with_gaps: u64,
     /// Clients that saw a duplicate.

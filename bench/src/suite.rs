@@ -54,7 +54,7 @@ impl Shape {
                 step_s: 2.0,
                 slow: (1000, 100.0, 4.0),
                 idle: (10_000, 3.0),
-                storm: (10_000, 3.0),
+                storm: (10_000, 10.0),
             },
             Mode::Full => Shape {
                 runs: 3,
@@ -63,7 +63,7 @@ impl Shape {
                 step_s: 4.0,
                 slow: (1000, 100.0, 10.0),
                 idle: (10_000, 10.0),
-                storm: (10_000, 5.0),
+                storm: (10_000, 10.0),
             },
         }
     }
@@ -110,6 +110,8 @@ pub struct Suite {
     pub out: PathBuf,
     /// Generator settings.
     pub gen: GenConfig,
+    /// Only scenarios whose name starts with one of these (all when empty).
+    pub only: Vec<String>,
 }
 
 impl Suite {
@@ -121,7 +123,9 @@ impl Suite {
         let mut records = Vec::new();
         let mut run_id = 0u64;
         for rep in 0..shape.runs {
-            for scenario in scenarios(&shape) {
+            for scenario in scenarios(&shape).into_iter().filter(|s| {
+                self.only.is_empty() || self.only.iter().any(|o| s.starts_with(o.as_str()))
+            }) {
                 for &kind in &self.servers {
                     run_id += 1;
                     let t = Instant::now();
