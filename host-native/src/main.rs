@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "tidings",
     version,
-    about,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = "Durations take ms, s, m or h (a bare number is seconds). \
+                  Log level: TIDINGS_LOG (e.g. debug); logs go to stderr."
 )]
 struct Cli {
     #[command(subcommand)]
