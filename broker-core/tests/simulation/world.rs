@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use broker_core::sse::{end_frame, keep_alive_frame, ready_frame};
 use broker_core::{
-    Broker, BrokerConfig, ClientConfig, ClientMachine, EndReason, Epoch, Failure, Filter, Input,
-    Output, Parser, ParserConfig, Reconciler, ResyncReason, SseItem, Status, SubscriberId, Task,
-    TaskId, TaskList, TaskStatus, TaskStore, Timestamp,
+    Broker, BrokerConfig, ClientConfig, ClientMachine, EndReason, Epoch, EventId, Failure, Filter,
+    Input, Output, Parser, ParserConfig, Reconciler, ResyncReason, SseItem, Status, SubscriberId,
+    Task, TaskId, TaskList, TaskStatus, TaskStore, Timestamp,
 };
 use bytes::BytesMut;
 use serde_json::{Map, Value};
@@ -264,12 +264,24 @@ impl World {
         self.clients.iter().all(|c| {
             c.lists_in_flight == 0
                 && c.machine.status() == Status::Live
+                && self.cursor_is_current(c)
                 && c.store.len() == self.server.tasks.len()
                 && c.store
                     .tasks()
                     .zip(self.server.tasks.values())
                     .all(|(got, want)| TaskView::same(got, want))
         })
+    }
+
+    /// The client resumes from an id of the server's current life, not
+    /// beyond its head: never stuck on a foreign epoch.
+    fn cursor_is_current(&self, client: &Client) -> bool {
+        let head = self.server.broker.head();
+        client
+            .machine
+            .cursor()
+            .and_then(|c| c.parse::<EventId>().ok())
+            .is_some_and(|c| c.epoch == head.epoch && c.seq <= head.seq)
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {
@@ -285,6 +297,13 @@ impl World {
                 return Err(format!(
                     "client {i} is {:?} after the quiet phase",
                     client.machine.status()
+                ));
+            }
+            if !self.cursor_is_current(client) {
+                return Err(format!(
+                    "client {i}'s cursor {:?} is not of the server's life (head {})",
+                    client.machine.cursor(),
+                    self.server.broker.head()
                 ));
             }
             let got: Vec<TaskView> = client.store.tasks().map(TaskView::of).collect();
