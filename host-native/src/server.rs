@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use crate::tasks::{self, TaskConfig, TaskError, TaskManager};
 
 /// How long shutdown waits for connections to finish on their own (after
 /// every stream got `end`) before dropping them: well inside the 5 s promise.
-const GRACE: Duration = Duration::from_secs(3);
+const GRACE: Duration = Duration::from_millis(2500);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -250,16 +251,31 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
-        let service = service_fn(move |req| api::handle(Arc::clone(&state), req));
+        // hyper's header timeout starts once it knows the protocol; a client
+        // that sends nothing (or a stalled HTTP/2 preface) is cut off here
+        // unless its first request arrives within the same deadline.
+        let first_request = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&first_request);
+        let service = service_fn(move |req| {
+            seen.store(true, Ordering::Relaxed);
+            api::handle(Arc::clone(&state), req)
+        });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         let force_close = force_close.clone();
         tokio::spawn(async move {
+            let first_deadline = async {
+                tokio::time::sleep(header_read_timeout).await;
+                if first_request.load(Ordering::Relaxed) {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 _ = connection => {}
                 () = force_close.cancelled() => {}
+                () = first_deadline => {}
             }
         });
     }

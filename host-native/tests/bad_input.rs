@@ -265,3 +265,31 @@ async fn health_answers_with_the_broker_position() {
     assert_eq!(server.send(req, "").await.0, 401);
     server.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_or_a_stalled_h2_preface_is_cut_off_too() {
+    let server = start(|c| c.header_read_timeout = Duration::from_millis(300)).await;
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut tcp = TcpStream::connect(server.running.addr)
+            .await
+            .expect("connects");
+        tcp.write_all(opening).await.expect("writes");
+        let started = Instant::now();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut buf))
+                .await
+                .expect("the server gives up in time")
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(200),
+            "{opening:?}: {elapsed:?}"
+        );
+    }
+    server.running.shutdown().await;
+}
