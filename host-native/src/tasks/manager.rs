@@ -330,14 +330,13 @@ impl TaskManager {
             return Err(e);
         }
         // The record is on disk before anyone hears of the task.
-        if let Err(e) = persist::save(&shared.dir, &entry.record()) {
+        if let Err(e) = shared.announce(&mut entry, "task.created", true, task_data) {
             if let Some(p) = &mut entry.process {
                 p.signal(Signal::SIGKILL);
                 let _ = p.poll_exit();
             }
             return Err(TaskError::Io(e));
         }
-        shared.announce(&mut entry, "task.created", task_data);
         if let Some(reason) = failure {
             shared.apply(&mut entry, Observation::FailedToStart { reason }, now());
         }
@@ -438,7 +437,7 @@ impl TaskManager {
         self.with_entry(id, |shared, entry| {
             shared.check_open()?;
             entry.task.name = name.to_owned();
-            shared.announce(entry, "task.updated", task_data);
+            let _ = shared.announce(entry, "task.updated", false, task_data);
             Ok(entry.task.clone())
         })
     }
@@ -604,39 +603,62 @@ impl Shared {
         let Some(change) = self.reconciler.observe(&mut entry.task, observation, at) else {
             return;
         };
-        self.announce(entry, "task.status", |task| change.to_data(task));
+        let _ = self.announce(entry, "task.status", false, |task| change.to_data(task));
     }
 
-    /// Publishes an event about a changed task in the order the core asks
-    /// for: the task's `version` becomes the event's seq and the record is
-    /// written (staged: renamed into place, not yet fsynced) while the broker
-    /// is held, then the event goes out, then the record is flushed to disk.
-    /// So a server that dies at any point never restarts from a record older
-    /// than an event a client saw, and the sequence continues above every
-    /// version a client holds.
+    /// Publishes an event about a changed task, its record on disk first.
+    ///
+    /// The core's order is: the task's `version` becomes the event's seq,
+    /// the record is saved, the event goes out. Saving is an atomic write
+    /// (temporary file, fsync, rename, fsync of the directory); the slow half
+    /// runs before publishing, with the version the event will most likely
+    /// get (the head + 1: task events are published only under the table
+    /// lock, which is held). Inside `publish_with` (broker held) only the
+    /// rename runs; should another publisher have taken that seq meanwhile,
+    /// the record is rewritten there with the real one. So a server that dies
+    /// at any point never restarts from a record older than an event a
+    /// client saw, and its sequence continues above every version a client
+    /// holds.
+    ///
+    /// With `strict`, a record that cannot be prepared is an error and
+    /// nothing is published (a new task must be on disk before anyone hears
+    /// of it); otherwise the event goes out and the failure is logged.
     fn announce(
         &self,
         entry: &mut Entry,
         kind: &'static str,
+        strict: bool,
         data: impl FnOnce(&Task) -> Map<String, Value>,
-    ) {
-        let start_ticks = entry.start_ticks;
+    ) -> std::io::Result<()> {
+        let mut record = entry.record();
+        record.task.version = self.hub.cursor().seq + 1;
+        let prepared = match persist::prepare(&self.dir, &record) {
+            Ok(prepared) => Some(prepared),
+            Err(e) if strict => return Err(e),
+            Err(e) => {
+                tracing::error!(task = %entry.task.id, error = %e, "task record not saved");
+                None
+            }
+        };
         let task = &mut entry.task;
-        let mut staged = Ok(());
+        let mut written = Ok(());
         self.hub
             .publish_with(event_type(kind), Some(task.id.clone()), |event| {
                 task.version = event.seq;
-                let record = Record {
-                    task: task.clone(),
-                    process_start_ticks: start_ticks,
+                written = match prepared {
+                    Some(p) if p.version == event.seq => persist::commit_rename(p),
+                    Some(_) => {
+                        record.task = task.clone();
+                        persist::save(&self.dir, &record)
+                    }
+                    None => Ok(()),
                 };
-                staged = persist::stage(&self.dir, &record);
                 data(task)
             });
-        let saved = staged.and_then(|()| persist::sync(&self.dir, &entry.task.id));
-        if let Err(e) = saved {
+        if let Err(e) = written.and_then(|()| persist::sync_dir(&self.dir)) {
             tracing::error!(task = %entry.task.id, error = %e, "task record not saved");
         }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<(), TaskError> {

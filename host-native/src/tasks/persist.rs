@@ -4,7 +4,7 @@
 //! torn one.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use broker_core::{Task, TaskId};
@@ -111,29 +111,53 @@ fn read_record(path: &Path) -> io::Result<Record> {
     serde_json::from_slice(&bytes).map_err(io::Error::from)
 }
 
-/// Writes a record atomically and durably.
+/// Writes a record atomically and durably: [`prepare`], then [`commit`].
 pub(crate) fn save(dir: &Path, record: &Record) -> io::Result<()> {
-    stage(dir, record)?;
-    sync(dir, &record.task.id)
+    commit(dir, prepare(dir, record)?)
 }
 
-/// Replaces a record atomically (temporary file, rename) without waiting
-/// for the disk: cheap enough to run while the broker is locked, so a record
-/// is in place before the event that announces it exists. A crash of the
-/// server after this keeps the new record; [`sync`] makes it survive a crash
-/// of the machine too.
-pub(crate) fn stage(dir: &Path, record: &Record) -> io::Result<()> {
+/// A record written to its temporary file and flushed to disk, waiting to
+/// be renamed into place.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    tmp: PathBuf,
+    path: PathBuf,
+    /// The version the prepared record carries.
+    pub version: u64,
+}
+
+/// First half of an atomic write: the temporary file, written and fsynced.
+/// The slow part, done before the event's id is final (see the manager).
+pub(crate) fn prepare(dir: &Path, record: &Record) -> io::Result<Prepared> {
     let id = &record.task.id;
     let tmp = dir.join(format!(".{id}.json.tmp"));
     let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::from)?;
-    fs::write(&tmp, &bytes)?;
-    fs::rename(&tmp, record_path(dir, id))
+    let mut file = File::create(&tmp)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    Ok(Prepared {
+        tmp,
+        path: record_path(dir, id),
+        version: record.task.version,
+    })
 }
 
-/// Flushes a staged record and the directory entry that names it to disk.
-pub(crate) fn sync(dir: &Path, id: &TaskId) -> io::Result<()> {
-    File::open(record_path(dir, id))?.sync_all()?;
+/// Second half: the rename that replaces the record at once. Cheap (no
+/// flush), so it may run while the broker is held; [`sync_dir`] then makes
+/// the rename itself durable.
+pub(crate) fn commit_rename(prepared: Prepared) -> io::Result<()> {
+    fs::rename(&prepared.tmp, &prepared.path)
+}
+
+/// Flushes the directory entry a rename changed.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Renames a prepared record into place and flushes the directory.
+pub(crate) fn commit(dir: &Path, prepared: Prepared) -> io::Result<()> {
+    commit_rename(prepared)?;
+    sync_dir(dir)
 }
 
 #[cfg(test)]
