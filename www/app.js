@@ -144,8 +144,9 @@ function sortedTasks() {
     || a.id.localeCompare(b.id));
 }
 
-function chip(status) {
-  return el('span', { class: `chip ${status}` }, STATUS_LABEL[status] || status);
+function chip(status, task) {
+  const failed = status === 'completed' && task && task.exit_code !== undefined && task.exit_code !== 0;
+  return el('span', { class: `chip ${status}${failed ? ' failed' : ''}` }, STATUS_LABEL[status] || status);
 }
 
 function exitBadge(task) {
@@ -182,7 +183,7 @@ function renderList() {
   el('div', { class: 'task-name' }, t.name),
   el('div', { class: 'task-cmd' },
     t.kind === 'terminal' ? `terminal · ${t.command}` : t.name === t.command ? '' : t.command),
-  el('div', { class: 'task-side' }, chip(t.status), exitBadge(t)),
+  el('div', { class: 'task-side' }, chip(t.status, t), exitBadge(t)),
   el('div', { class: 'task-meta' }, timing(t), t.error ? el('span', {}, t.error) : null))));
   $('empty').hidden = list.length > 0 || !listedOnce;
   const waiting = list.filter((t) => t.status === 'waiting-for-input').length;
@@ -262,7 +263,7 @@ function renderDetail() {
   panel.dataset.id = task.id;
   panel.dataset.status = task.status;
   if ($('rename-form').hidden) $('detail-name').textContent = task.name;
-  $('detail-status').replaceChildren(chip(task.status), exitBadge(task) || '',
+  $('detail-status').replaceChildren(chip(task.status, task), exitBadge(task) || '',
     el('span', { class: 'muted' }, isFinal(task.status) && task.finished_at
       ? `finished ${clock(task.finished_at)} after ${duration(task.finished_at - task.created_at)}`
       : el('span', { class: 'elapsed', dataset: { since: task.created_at } },

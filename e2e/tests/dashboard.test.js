@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  api, cleanup, dataDir, openDashboard, pageTasks, repo, serverTasks, sleep, startServer, until,
+  api, canonical, cleanup, dataDir, inSync, openDashboard, pageTasks, repo, serverTasks, sleep, startServer,
+  until,
 } from './harness.js';
 
 after(cleanup);
@@ -88,12 +89,91 @@ test('3. streams that end every few seconds resume with no list and no missed ev
   await until('every task in its final state on the page', async () => {
     const [mine, truth] = [await pageTasks(dash.page), await serverTasks(server)];
     return created.every((id) => truth[id]?.status === 'completed')
-      && JSON.stringify(mine) === JSON.stringify(truth);
+      && canonical(mine) === canonical(truth);
   });
   for (const s of dash.streams().slice(1)) {
     assert.match(s.url.search, /last_event_id=/, `a resume carries the cursor: ${s.url}`);
   }
   assert.equal(dash.lists().length, 1, 'resumes never list');
+  await dash.close();
+  await server.stop();
+});
+
+test('4. a restart (new epoch) while tasks change → the page lists again, true state within 3 s', async () => {
+  const data = dataDir();
+  let server = await startServer({ data });
+  const dash = await openDashboard(server);
+  await live(dash);
+  const lost = await api(server, 'POST', '/api/tasks', { command: 'sleep 60', name: 'lost in the restart' });
+  await dash.page.locator(`.task[data-id="${lost.id}"][data-status="running"]`).waitFor();
+  const before = dash.lists().length;
+  const port = server.port;
+  await server.stop();
+  server = await startServer({ data, port });
+  const restarted = Date.now();
+  const fresh = await api(server, 'POST', '/api/tasks', { command: 'sleep 60', name: 'born after' });
+  await until('the page matches the server', () => inSync(dash, server), 3000);
+  const took = Date.now() - restarted;
+  const truth = await serverTasks(server);
+  assert.ok(truth[lost.id].status !== 'running', 'the lost task was finalised');
+  assert.equal(truth[fresh.id].status, 'running');
+  assert.ok(dash.lists().length > before, 'the page listed again');
+  assert.ok(took <= 3000, `true state after ${took} ms`);
+  assert.equal(await dash.status(), 'live');
+  await dash.close();
+  await server.stop();
+});
+
+test('5. a lagging subscriber is told, lists again and shows the true state', async () => {
+  const server = await startServer({ args: ['--queue', '4'] });
+  // All event types, so the burst of other events goes through this stream.
+  const dash = await openDashboard(server, { client: { types: null } });
+  await live(dash);
+  await until('the first list', () => dash.lists().length === 1);
+  await dash.page.evaluate(() => {
+    globalThis.resyncs = [];
+    globalThis.tidings.live.onResync((r) => globalThis.resyncs.push(r));
+  });
+  const resyncs = () => dash.page.evaluate(() => globalThis.resyncs);
+  let task;
+  for (let round = 0; round < 10 && !(await resyncs()).includes('lagged'); round++) {
+    await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      api(server, 'POST', '/api/events', { type: 'burst.tick', data: { round, i } })));
+    task = await api(server, 'POST', '/api/tasks', { command: 'true', name: `after burst ${round}` });
+    await sleep(300);
+  }
+  assert.ok((await resyncs()).includes('lagged'), 'the stream reported lagged');
+  await until('the page matches the server', async () => {
+    const truth = await serverTasks(server);
+    return truth[task.id]?.status === 'completed' && inSync(dash, server);
+  });
+  assert.ok(dash.lists().length >= 2, 'lagged led to a list');
+  assert.equal(dash.streams().length, 1, 'lag is handled on the same stream');
+  await dash.close();
+  await server.stop();
+});
+
+test('6. server stopped → reconnecting, then polling; started again → live, then quiet', async () => {
+  const data = dataDir();
+  let server = await startServer({ data });
+  const dash = await openDashboard(server, {
+    client: { pollAfterMs: 2500, pollMs: 1500, backoffMaxMs: 2000 },
+  });
+  await live(dash);
+  const port = server.port;
+  await server.stop();
+  await until('reconnecting', async () => (await dash.status()) === 'reconnecting');
+  assert.match(await dash.page.textContent('#conn-text'), /^Reconnecting( in \d+ s|…)$/);
+  await until('polling', async () => (await dash.status()) === 'polling', 10000);
+  const polled = dash.lists().length;
+  await until('a poll tick lists', () => dash.lists().length > polled, 5000);
+  server = await startServer({ data, port });
+  await until('live again', async () => (await dash.status()) === 'live', 8000);
+  await until('the page matches the server', () => inSync(dash, server));
+  const [lists, streams] = [dash.lists().length, dash.streams().length];
+  await sleep(4000);
+  assert.equal(dash.lists().length, lists, 'no periodic list while live');
+  assert.equal(dash.streams().length, streams, 'no reconnect while live');
   await dash.close();
   await server.stop();
 });
@@ -110,6 +190,34 @@ test('7. without a token: unauthorized, and no retry storm', async () => {
   // The stream itself, and one probe of it to learn the status.
   assert.ok(api.length <= 2, `at most two requests: ${api.map((r) => r.url.pathname)}`);
   assert.equal(dash.lists().length, 0);
+  await dash.close();
+  await server.stop();
+});
+
+test('8. screenshot of the dashboard (docs/screenshot.png)', async () => {
+  const server = await startServer();
+  const dash = await openDashboard(server);
+  await live(dash);
+  const make = (name, command) => api(server, 'POST', '/api/tasks', { name, command });
+  const backup = await make('nightly backup', 'sleep 600');
+  await make('test suite', "sh -c 'echo running 42 tests; echo test result: ok. 42 passed'");
+  await make('lint', "sh -c 'echo error: 3 warnings treated as errors >&2; exit 3'");
+  await make('build: tidings (release)', "sh -c 'echo Compiling tidings v0.1.0; sleep 600'");
+  const deploy = await make('deploy to production',
+    `sh -c 'echo Built artifact 3f9c2e1; echo Staging checks passed.; read -p "Deploy to production? [y/N] " x'`);
+  await api(server, 'DELETE', `/api/tasks/${backup.id}`);
+  await dash.page.locator(`.task[data-id="${deploy.id}"][data-status="waiting-for-input"]`)
+    .waitFor({ timeout: 10000 });
+  await dash.page.locator(`.task[data-id="${backup.id}"][data-status="killed"]`).waitFor();
+  await dash.page.click(`.task[data-id="${deploy.id}"]`);
+  await until('the prompt shows', async () =>
+    (await dash.page.textContent('#detail-output')).includes('Deploy to production?'));
+  await until('the finished tasks settle', async () =>
+    (await dash.page.locator('.task[data-status="completed"]').count()) === 2);
+  await sleep(2000); // elapsed times worth reading
+  mkdirSync(join(repo, 'docs'), { recursive: true });
+  await dash.page.screenshot({ path: join(repo, 'docs', 'screenshot.png') });
+  assert.equal(await dash.page.title(), '(1) Tidings');
   await dash.close();
   await server.stop();
 });

@@ -157,6 +157,16 @@ export async function serverTasks(server) {
   return Object.fromEntries(list.tasks.map((t) => [t.id, { status: t.status, version: t.version }]));
 }
 
+/** Both sides as canonical JSON (sorted ids), to compare page and server. */
+export function canonical(tasks) {
+  return JSON.stringify(Object.keys(tasks).sort().map((id) => [id, tasks[id].status, tasks[id].version]));
+}
+
+/** Whether the page's store holds exactly what the server lists. */
+export async function inSync(dash, server) {
+  return canonical(await pageTasks(dash.page)) === canonical(await serverTasks(server));
+}
+
 export async function cleanup() {
   for (const proc of [...children]) await stopProcess(proc);
   if (browser) await browser.close();
