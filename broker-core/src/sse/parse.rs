@@ -283,6 +283,12 @@ impl Parser {
                 if self.data.len() + value.len() + 1 > self.config.max_event {
                     return Err(ParseError::EventTooLarge);
                 }
+                // The buffer becomes the message's data at dispatch: size it
+                // for the common one-line event, so that is one allocation.
+                // (Only when empty: later lines grow it geometrically.)
+                if self.data.is_empty() {
+                    self.data.reserve_exact(value.len() + 1);
+                }
                 self.data.extend_from_slice(value);
                 self.data.push(b'\n');
             }
@@ -316,14 +322,17 @@ impl Parser {
             self.event_type.clear();
             return;
         }
+        // The buffer moves into the message rather than being copied.
+        let mut data = std::mem::take(&mut self.data);
         // Every data value was appended with an LF: drop the last one.
-        let data = decode(&self.data[..self.data.len() - 1]);
+        data.pop();
+        let data = String::from_utf8(data)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
         let event = if self.event_type.is_empty() {
             String::from("message")
         } else {
             decode(&self.event_type)
         };
-        self.data.clear();
         self.event_type.clear();
         self.output.push_back(Ok(SseItem::Message(Message {
             event,

@@ -512,3 +512,15 @@ fn spec_example_two_events_one_empty() {
         &[msg("message", "", ""), msg("message", "\n", "")],
     );
 }
+
+#[test]
+fn an_event_of_many_data_lines_is_joined_whole() {
+    let mut parser = Parser::default();
+    let lines = 50_000;
+    for _ in 0..lines {
+        parser.handle_bytes(b"data:x\n");
+    }
+    parser.handle_bytes(b"\n");
+    let expected = vec!["x"; lines].join("\n");
+    assert_eq!(drain(&mut parser), [msg("message", &expected, "")]);
+}
