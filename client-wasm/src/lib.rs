@@ -49,7 +49,7 @@ use wasm_bindgen::prelude::*;
 /// Installs a panic hook at module start so that a panic shows its message
 /// in the console instead of an opaque `unreachable` trap.
 #[wasm_bindgen(start)]
-pub fn start() {
+fn start() {
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&JsValue::from_str(&info.to_string()));
     }));

@@ -278,3 +278,67 @@ fn bad_options_are_js_errors() {
         .expect("pollMs must be a number");
     assert!(err.is_instance_of::<js_sys::Error>());
 }
+
+fn task_json(id: &str, status: &str, version: u64) -> String {
+    format!(
+        r#"{{"id":"{id}","name":"{id}","kind":"command","command":"true","workdir":"/","status":"{status}","version":{version},"created_at":1,"last_activity_at":1}}"#
+    )
+}
+
+#[wasm_bindgen_test]
+async fn a_bound_store_is_listed_and_fed_and_an_older_event_never_wins() {
+    setup();
+    let list = format!(
+        r#"{{"tasks":[{}],"cursor":"e-5"}}"#,
+        task_json("a", "completed", 5)
+    );
+    let list_url = format!(
+        "data:application/json,{}",
+        String::from(js_sys::encode_uri_component(&list))
+    );
+    let stream = format!(
+        "event: ready\ndata: {{\"epoch\":\"e\",\"resumed\":false,\"head\":\"e-5\"}}\n\n\
+         id: e-3\nevent: task.status\ndata: {{\"task_id\":\"a\",\"status\":\"running\",\"previous\":\"waiting-for-input\",\"version\":3}}\n\n\
+         id: e-6\nevent: task.created\ndata: {}\n\n",
+        task_json("b", "running", 6)
+    );
+    let live = LiveEvents::new(options(&[
+        ("url", stream_url(&stream).into()),
+        ("listUrl", list_url.into()),
+        ("backoffMs", 60_000.into()),
+    ]))
+    .expect("LiveEvents");
+    let store = JsTaskStore::new();
+    live.bind_tasks(&store);
+    let changes = recorder();
+    store.on_change(handler(&changes));
+    wait_for(3000, "both tasks", || {
+        Array::from(&store.list()).length() == 2
+    })
+    .await;
+    pause(50).await;
+    let a = store.get("a");
+    assert_eq!(
+        field(&a, "status").as_string().as_deref(),
+        Some("completed")
+    );
+    assert_eq!(
+        field(&a, "version").as_f64(),
+        Some(5.0),
+        "the older event lost"
+    );
+    let b = store.get("b");
+    assert_eq!(field(&b, "status").as_string().as_deref(), Some("running"));
+    assert!(store.get("zzz").is_undefined());
+    let ids: Vec<String> = calls(&changes)
+        .iter()
+        .flat_map(|batch| Array::from(&batch).iter().collect::<Vec<_>>())
+        .map(|c| field(&c, "id").as_string().unwrap_or_default())
+        .collect();
+    assert!(
+        ids.contains(&"a".to_owned()) && ids.contains(&"b".to_owned()),
+        "{ids:?}"
+    );
+    assert_eq!(live.cursor().as_deref(), Some("e-6"));
+    live.close();
+}

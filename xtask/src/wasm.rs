@@ -198,11 +198,12 @@ fn gzipped_size(path: &Path) -> Result<u64> {
 /// Runs client-wasm's wasm-bindgen tests in headless Chromium (chromedriver).
 pub fn test_browser() -> Result {
     let chromedriver = probe("which", &["chromedriver"]).unwrap_or_else(|| "chromedriver".into());
+    // No `--quiet`: cargo passes it on to the test binary, and
+    // wasm-bindgen-test-runner 0.2.129 rejects it ("unexpected argument").
     let mut c = cmd(
         "cargo",
         &[
             "test",
-            "--quiet",
             "-p",
             "client-wasm",
             "--target",
