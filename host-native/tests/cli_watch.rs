@@ -54,3 +54,24 @@ async fn watch_prints_events_and_resumes_across_an_end_without_duplicates() {
     child.kill().await.expect("stops");
     server.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_exits_with_an_error_when_the_token_is_refused() {
+    let server = start(|_| {}).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .args(["watch", &server.base, "--token", "wrong-token-0123456789"])
+        .env_remove("TIDINGS_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(5), out)
+        .await
+        .expect("exits in time")
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unauthorized"), "{err}");
+    server.running.shutdown().await;
+}
