@@ -211,7 +211,9 @@ fn probe(shared: &Shared, generation: u32, url: String) {
     shared.borrow_mut().probe = Some(abort);
     let weak = Rc::downgrade(shared);
     wasm_bindgen_futures::spawn_local(async move {
-        let failure = match platform::fetch(&url, &signal).await {
+        // The same credentials mode as the EventSource (`withCredentials`).
+        let credentials = web_sys::RequestCredentials::Include;
+        let failure = match platform::fetch(&url, credentials, &signal).await {
             Ok(f) if f.status == 200 && f.content_type.starts_with("text/event-stream") => {
                 Failure::Network
             }
@@ -290,7 +292,7 @@ fn list(shared: &Shared, reason: ResyncReason) {
 }
 
 async fn fetch_list(url: &str, signal: &web_sys::AbortSignal) -> Result<TaskList, Failure> {
-    let fetched = platform::fetch(url, signal)
+    let fetched = platform::fetch(url, web_sys::RequestCredentials::SameOrigin, signal)
         .await
         .map_err(|_| Failure::Network)?;
     if fetched.status != 200 {

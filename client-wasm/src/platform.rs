@@ -73,11 +73,16 @@ pub struct Fetched {
     pub response: Response,
 }
 
-/// `fetch(url)` with same-origin credentials (the HttpOnly cookie) and an
-/// abort signal. `Err` means the network failed or the fetch was aborted.
-pub async fn fetch(url: &str, signal: &web_sys::AbortSignal) -> Result<Fetched, JsValue> {
+/// `fetch(url)` with an abort signal and the given credentials mode (the
+/// HttpOnly cookie rides along). `Err` means the network failed or the fetch
+/// was aborted.
+pub async fn fetch(
+    url: &str,
+    credentials: web_sys::RequestCredentials,
+    signal: &web_sys::AbortSignal,
+) -> Result<Fetched, JsValue> {
     let init = web_sys::RequestInit::new();
-    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    init.set_credentials(credentials);
     init.set_signal(Some(signal));
     let promise = window()?.fetch_with_str_and_init(url, &init);
     let response: Response = wasm_bindgen_futures::JsFuture::from(promise)
