@@ -615,10 +615,11 @@ impl Shared {
     /// get (the head + 1: task events are published only under the table
     /// lock, which is held). Inside `publish_with` (broker held) only the
     /// rename runs; should another publisher have taken that seq meanwhile,
-    /// the record is rewritten there with the real one. So a server that dies
-    /// at any point never restarts from a record older than an event a
-    /// client saw, and its sequence continues above every version a client
-    /// holds.
+    /// the record is rewritten there with the real one (write and rename,
+    /// flushed right after the publish, so the broker is never held for a
+    /// flush). So a server that dies at any point never restarts from a
+    /// record older than an event a client saw, and its sequence continues
+    /// above every version a client holds.
     ///
     /// With `strict`, a record that cannot be prepared is an error and
     /// nothing is published (a new task must be on disk before anyone hears
@@ -642,20 +643,28 @@ impl Shared {
         };
         let task = &mut entry.task;
         let mut written = Ok(());
+        let mut missed = false;
         self.hub
             .publish_with(event_type(kind), Some(task.id.clone()), |event| {
                 task.version = event.seq;
                 written = match prepared {
                     Some(p) if p.version == event.seq => persist::commit_rename(p),
                     Some(_) => {
+                        missed = true;
                         record.task = task.clone();
-                        persist::save(&self.dir, &record)
+                        persist::replace_unsynced(&self.dir, &record)
                     }
                     None => Ok(()),
                 };
                 data(task)
             });
-        if let Err(e) = written.and_then(|()| persist::sync_dir(&self.dir)) {
+        let flushed = written.and_then(|()| {
+            if missed {
+                persist::sync_record(&self.dir, &entry.task.id)?;
+            }
+            persist::sync_dir(&self.dir)
+        });
+        if let Err(e) = flushed {
             tracing::error!(task = %entry.task.id, error = %e, "task record not saved");
         }
         Ok(())

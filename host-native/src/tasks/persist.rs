@@ -111,9 +111,12 @@ fn read_record(path: &Path) -> io::Result<Record> {
     serde_json::from_slice(&bytes).map_err(io::Error::from)
 }
 
-/// Writes a record atomically and durably: [`prepare`], then [`commit`].
+/// Writes a record atomically and durably in one go (the manager splits
+/// these steps around the publish).
+#[cfg(test)]
 pub(crate) fn save(dir: &Path, record: &Record) -> io::Result<()> {
-    commit(dir, prepare(dir, record)?)
+    commit_rename(prepare(dir, record)?)?;
+    sync_dir(dir)
 }
 
 /// A record written to its temporary file and flushed to disk, waiting to
@@ -149,15 +152,26 @@ pub(crate) fn commit_rename(prepared: Prepared) -> io::Result<()> {
     fs::rename(&prepared.tmp, &prepared.path)
 }
 
+/// Replaces a record by write and rename without waiting for the disk: the
+/// fallback that runs while the broker is held when a prepared record's
+/// version missed (see the manager); [`sync_record`] follows once the broker
+/// is free.
+pub(crate) fn replace_unsynced(dir: &Path, record: &Record) -> io::Result<()> {
+    let id = &record.task.id;
+    let tmp = dir.join(format!(".{id}.json.tmp"));
+    let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::from)?;
+    fs::write(&tmp, &bytes)?;
+    fs::rename(&tmp, record_path(dir, id))
+}
+
+/// Flushes a record written by [`replace_unsynced`].
+pub(crate) fn sync_record(dir: &Path, id: &TaskId) -> io::Result<()> {
+    File::open(record_path(dir, id))?.sync_all()
+}
+
 /// Flushes the directory entry a rename changed.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-/// Renames a prepared record into place and flushes the directory.
-pub(crate) fn commit(dir: &Path, prepared: Prepared) -> io::Result<()> {
-    commit_rename(prepared)?;
-    sync_dir(dir)
 }
 
 #[cfg(test)]
