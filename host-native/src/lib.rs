@@ -49,6 +49,8 @@ mod stream;
 pub mod tasks;
 pub mod watch;
 
+pub use body::Body;
 pub use config::{Config, ServeArgs, TokenSource};
 pub use hub::{Hub, Subscription};
 pub use server::{start, Running, StartError};
+pub use stream::{EventsEndpoint, StreamOptions};

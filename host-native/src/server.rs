@@ -20,9 +20,9 @@ use crate::api::{self, State};
 use crate::auth::Auth;
 use crate::config::{Config, TokenSource};
 use crate::hub::Hub;
-use crate::random::{self, Jitter, RandomError};
+use crate::random::{self, RandomError};
 use crate::static_files::StaticFiles;
-use crate::stream::StreamSettings;
+use crate::stream::{StreamOptions, StreamSettings};
 use crate::tasks::{self, TaskConfig, TaskError, TaskManager};
 
 /// How long shutdown waits for connections to finish on their own (after
@@ -171,15 +171,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tasks: task_manager.clone(),
         auth: Auth::new((!config.no_auth).then(|| token.clone()), addr.port()),
         files: StaticFiles::new(config.www.as_deref()),
-        streams: Arc::new(StreamSettings {
+        streams: Arc::new(StreamSettings::new(StreamOptions {
             retry: config.retry,
             heartbeat: config.heartbeat,
             lifetime: config.stream_lifetime,
             max_streams: config.max_streams,
-            open: Default::default(),
-            refused: Default::default(),
-            jitter: Jitter::new(random::os_u64()?),
-        }),
+        })?),
         max_body: config.max_body,
     });
     if config.www.is_some() && state.files.root().is_none() {

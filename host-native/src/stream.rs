@@ -247,3 +247,79 @@ impl EventStream {
         self.buf.split().freeze()
     }
 }
+
+/// The SSE endpoint on its own, to mount in your own hyper router (your
+/// router does authentication; this answers `GET` of the stream exactly as
+/// `GET /api/events` does: same query, frames, heartbeat, lifetime, cap).
+///
+/// Cheap to clone; every clone shares the stream cap.
+#[derive(Clone, Debug)]
+pub struct EventsEndpoint {
+    hub: Hub,
+    settings: Arc<StreamSettings>,
+}
+
+/// Timings and the cap of an [`EventsEndpoint`]; `Default` gives the
+/// server's defaults (retry 2 s, heartbeat 15 s, lifetime 1800 s, 10,000 streams).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamOptions {
+    /// `retry:`.
+    pub retry: Duration,
+    /// Keep-alive comment interval.
+    pub heartbeat: Duration,
+    /// Maximum stream life (minus up to 10% at random).
+    pub lifetime: Duration,
+    /// Open streams at most (more get `503`).
+    pub max_streams: usize,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            retry: crate::config::DEFAULT_RETRY,
+            heartbeat: crate::config::DEFAULT_HEARTBEAT,
+            lifetime: crate::config::DEFAULT_STREAM_LIFETIME,
+            max_streams: crate::config::DEFAULT_MAX_STREAMS,
+        }
+    }
+}
+
+impl StreamSettings {
+    /// Settings from options, with a jitter seed from the OS.
+    pub fn new(options: StreamOptions) -> Result<Self, crate::random::RandomError> {
+        Ok(StreamSettings {
+            retry: options.retry,
+            heartbeat: options.heartbeat,
+            lifetime: options.lifetime,
+            max_streams: options.max_streams,
+            open: AtomicUsize::new(0),
+            refused: AtomicUsize::new(0),
+            jitter: Jitter::new(crate::random::os_u64()?),
+        })
+    }
+}
+
+impl EventsEndpoint {
+    /// An endpoint streaming from `hub`.
+    pub fn new(hub: Hub, options: StreamOptions) -> Result<Self, crate::random::RandomError> {
+        Ok(EventsEndpoint {
+            hub,
+            settings: Arc::new(StreamSettings::new(options)?),
+        })
+    }
+
+    /// Answers one request: the stream (`200`), or a JSON error (`400` bad
+    /// filter, `405` not `GET`, `503` at the cap).
+    pub fn respond<B>(&self, req: &hyper::Request<B>) -> Response<Body> {
+        if req.method() != hyper::Method::GET {
+            return ApiError::MethodNotAllowed { allow: "GET" }.into_response();
+        }
+        open(&self.hub, &self.settings, req.headers(), req.uri().query())
+            .unwrap_or_else(ApiError::into_response)
+    }
+
+    /// Streams open now.
+    pub fn open_streams(&self) -> usize {
+        self.settings.open.load(Ordering::Relaxed)
+    }
+}
