@@ -48,7 +48,7 @@ pub struct PublishOutcome {
     /// Seconds from the first request to one interval after the last one
     /// (the time over which the rate was offered).
     pub send_window_s: f64,
-    /// `accepted / send_window_s`.
+    /// `accepted / elapsed_s`: what the server actually took in.
     pub achieved_rate: f64,
     /// Why it stopped early, if it did.
     pub error: Option<String>,
@@ -63,6 +63,8 @@ enum PublishError {
     Http(#[from] HttpError),
     #[error("the server closed the publish connection")]
     Closed,
+    #[error("responses still missing {0:?} after the publish window")]
+    Late(Duration),
 }
 
 /// Publishes per `plan`; `base` is the instant `sent_us` counts from.
@@ -73,8 +75,8 @@ pub async fn publish(target: &Target, plan: &PublishPlan, base: Instant) -> Publ
         out.error = Some(e.to_string());
     }
     out.elapsed_s = started.elapsed().as_secs_f64();
-    if out.send_window_s > 0.0 {
-        out.achieved_rate = out.accepted as f64 / out.send_window_s;
+    if out.elapsed_s > 0.0 {
+        out.achieved_rate = out.accepted as f64 / out.elapsed_s;
     }
     out
 }
@@ -93,6 +95,9 @@ async fn drive(
     let mut rbuf = vec![0u8; 64 * 1024];
     let (mut start, mut end) = (0usize, 0usize);
     let t0 = Instant::now();
+    // A server that falls far behind does not hold the run hostage.
+    let grace = Duration::from_secs(3);
+    let deadline = tokio::time::Instant::now() + plan.duration + grace;
     while out.sent < plan.max_count {
         ticker.tick().await;
         let elapsed = t0.elapsed();
@@ -133,7 +138,9 @@ async fn drive(
             if end == rbuf.len() {
                 rbuf.resize(rbuf.len() * 2, 0);
             }
-            let n = stream.read(&mut rbuf[end..]).await?;
+            let n = tokio::time::timeout_at(deadline, stream.read(&mut rbuf[end..]))
+                .await
+                .map_err(|_| PublishError::Late(grace))??;
             if n == 0 {
                 return Err(PublishError::Closed);
             }

@@ -97,7 +97,7 @@ pub struct StepResult {
     pub deliveries: u64,
     /// Accepted publishes × reading subscribers.
     pub expected: u64,
-    /// `deliveries / publish seconds`.
+    /// Deliveries over the time they took: first publish to last delivery.
     pub deliveries_per_s: f64,
     /// Events a reading subscriber skipped over.
     pub gaps: u64,
@@ -105,7 +105,7 @@ pub struct StepResult {
     pub dups: u64,
     /// Expected deliveries that never arrived within the drain time.
     pub missing: u64,
-    /// No drop, no duplicate, and the publish rate held (≥ 95%).
+    /// No drop, no duplicate, and the publish rate held (the server took in ≥ 90% of it).
     pub ok: bool,
     /// Publish → receive latency of reading subscribers.
     pub latency: Latency,

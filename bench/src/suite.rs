@@ -50,7 +50,7 @@ impl Shape {
             Mode::Quick => Shape {
                 runs: 1,
                 fanout_subscribers: vec![1000, 10_000],
-                fanout_deliveries: vec![100e3, 300e3, 1e6],
+                fanout_deliveries: vec![30e3, 100e3, 300e3, 1e6],
                 step_s: 2.0,
                 slow: (1000, 100.0, 4.0),
                 idle: (10_000, 3.0),
@@ -59,7 +59,7 @@ impl Shape {
             Mode::Full => Shape {
                 runs: 3,
                 fanout_subscribers: vec![1000, 10_000],
-                fanout_deliveries: vec![100e3, 200e3, 300e3, 500e3, 700e3, 1e6, 1.4e6, 2e6],
+                fanout_deliveries: vec![10e3, 30e3, 100e3, 200e3, 300e3, 500e3, 700e3, 1e6, 1.4e6, 2e6],
                 step_s: 4.0,
                 slow: (1000, 100.0, 10.0),
                 idle: (10_000, 10.0),
@@ -241,7 +241,14 @@ pub fn brief(r: &Record) -> String {
                     format!(
                         "{:.0}k/s{} p99={:.1}ms cpu={:.2}us/d gen={:.2}c",
                         s.deliveries_per_s / 1e3,
-                        if s.ok { "" } else { "(FAIL)" },
+                        if s.ok {
+                            String::new()
+                        } else {
+                            format!(
+                                "(FAIL gaps={} miss={} dups={} rate={:.0}/{:.0})",
+                                s.gaps, s.missing, s.dups, s.publish.achieved_rate, s.rate
+                            )
+                        },
                         s.latency.p99_us as f64 / 1e3,
                         s.server_cpu_us_per_delivery,
                         s.gen_cores
