@@ -145,7 +145,11 @@ pub struct ServeArgs {
     /// Serve without credentials. Dangerous: any local program and any web
     /// page you visit can then drive your tasks. Refused on a non-loopback
     /// address.
-    #[arg(long, env = "TIDINGS_NO_AUTH")]
+    #[arg(
+        long,
+        env = "TIDINGS_NO_AUTH",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_auth: bool,
     /// Folder of static files served at / [default: ./www, else the www/ of
     /// the source tree it was built from].

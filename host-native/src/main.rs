@@ -91,10 +91,13 @@ async fn serve(args: tidings::ServeArgs) -> Result<(), String> {
             config.addr
         );
     }
+    // Handlers first: a signal that arrives as soon as the URL is printed
+    // must still shut down cleanly instead of killing the process.
+    let signalled = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
     let running = tidings::start(config).await.map_err(|e| e.to_string())?;
     println!("tidings listening on http://{}", running.addr);
     println!("open the dashboard: {}", running.url());
-    wait_for_signal().await;
+    signalled.await;
     eprintln!("tidings: shutting down");
     if tokio::time::timeout(std::time::Duration::from_millis(4500), running.shutdown())
         .await
@@ -105,17 +108,25 @@ async fn serve(args: tidings::ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGINT/SIGTERM handlers now; the future completes on the
+/// first signal.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
-            return;
-        }
+        })
     }
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
