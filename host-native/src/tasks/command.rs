@@ -37,7 +37,13 @@ pub(crate) struct Resolved {
 }
 
 /// Validates a command request and works out what to spawn.
-pub(crate) fn resolve(spec: &CommandSpec, path_var: Option<&OsStr>) -> Result<Resolved, TaskError> {
+/// Relative program paths (`./run.sh`) are looked up in `workdir`, where the
+/// task will run.
+pub(crate) fn resolve(
+    spec: &CommandSpec,
+    path_var: Option<&OsStr>,
+    workdir: &Path,
+) -> Result<Resolved, TaskError> {
     match spec {
         CommandSpec::Shell(text) => {
             check_text("command", text)?;
@@ -45,7 +51,7 @@ pub(crate) fn resolve(spec: &CommandSpec, path_var: Option<&OsStr>) -> Result<Re
                 return Err(TaskError::Invalid("command must not be empty".into()));
             }
             let missing = shell_first_program(text)
-                .filter(|word| find_program(word, path_var).is_none())
+                .filter(|word| find_program(word, path_var, workdir).is_none())
                 .map(|word| format!("command not found: {word}"));
             Ok(Resolved {
                 argv: vec![SH.to_owned(), "-c".to_owned(), text.clone()],
@@ -67,7 +73,7 @@ pub(crate) fn resolve(spec: &CommandSpec, path_var: Option<&OsStr>) -> Result<Re
             if display.len() > MAX_COMMAND_LEN {
                 return Err(TaskError::Invalid("command is too long".into()));
             }
-            let missing = find_program(program, path_var)
+            let missing = find_program(program, path_var, workdir)
                 .is_none()
                 .then(|| format!("command not found: {program}"));
             Ok(Resolved {
@@ -140,11 +146,15 @@ fn shell_first_program(text: &str) -> Option<&str> {
     (plain && !SHELL_WORDS.contains(&word)).then_some(word)
 }
 
-/// Finds a program as `execvp` would: a name with a `/` is a path, anything
-/// else is searched on `PATH`.
-pub(crate) fn find_program(program: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
+/// Finds a program as `execvp` would from `workdir`: a name with a `/` is
+/// a path (relative to `workdir`), anything else is searched on `PATH`.
+pub(crate) fn find_program(
+    program: &str,
+    path_var: Option<&OsStr>,
+    workdir: &Path,
+) -> Option<PathBuf> {
     if program.contains('/') {
-        let p = PathBuf::from(program);
+        let p = workdir.join(program);
         return is_executable(&p).then_some(p);
     }
     std::env::split_paths(path_var?)
@@ -169,6 +179,7 @@ mod tests {
         let r = resolve(
             &CommandSpec::Shell("no-such-program-xyz --flag".into()),
             path().as_deref(),
+            Path::new("/"),
         )
         .expect("valid request");
         assert_eq!(
@@ -187,7 +198,12 @@ mod tests {
             "sleep 1",
             "(cd /)",
         ] {
-            let r = resolve(&CommandSpec::Shell(text.into()), path().as_deref()).expect("valid");
+            let r = resolve(
+                &CommandSpec::Shell(text.into()),
+                path().as_deref(),
+                Path::new("/"),
+            )
+            .expect("valid");
             assert_eq!(r.missing, None, "{text}");
         }
     }
@@ -197,18 +213,37 @@ mod tests {
         let ok = resolve(
             &CommandSpec::Argv(vec!["sleep".into(), "1".into()]),
             path().as_deref(),
+            Path::new("/"),
         )
         .expect("valid");
         assert_eq!((ok.missing, ok.display.as_str()), (None, "sleep 1"));
         let missing = resolve(
             &CommandSpec::Argv(vec!["/no/such/bin".into()]),
             path().as_deref(),
+            Path::new("/"),
         )
         .expect("valid");
         assert_eq!(
             missing.missing.as_deref(),
             Some("command not found: /no/such/bin")
         );
+    }
+
+    #[test]
+    fn relative_programs_are_found_from_the_workdir() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = dir.path().join("run.sh");
+        std::fs::write(&script, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        for spec in [
+            CommandSpec::Shell("./run.sh".into()),
+            CommandSpec::Argv(vec!["./run.sh".into()]),
+        ] {
+            let found = resolve(&spec, None, dir.path()).expect("valid");
+            assert_eq!(found.missing, None, "{spec:?}");
+            let elsewhere = resolve(&spec, None, Path::new("/")).expect("valid");
+            assert!(elsewhere.missing.is_some(), "{spec:?}");
+        }
     }
 
     #[test]
@@ -221,7 +256,10 @@ mod tests {
             CommandSpec::Shell("x".repeat(MAX_COMMAND_LEN + 1)),
         ] {
             assert!(
-                matches!(resolve(&spec, None), Err(TaskError::Invalid(_))),
+                matches!(
+                    resolve(&spec, None, Path::new("/")),
+                    Err(TaskError::Invalid(_))
+                ),
                 "{spec:?}"
             );
         }

@@ -248,8 +248,9 @@ impl TaskManager {
     /// once the program is ready for it: when it blocks reading the terminal,
     /// after its first output and 300 ms of quiet, or 3 s after the start.
     pub fn create(&self, req: CreateTask) -> Result<Task, TaskError> {
+        let workdir = workdir(req.workdir.as_deref())?;
         let path_var = std::env::var_os("PATH");
-        let resolved = command::resolve(&req.command, path_var.as_deref())?;
+        let resolved = command::resolve(&req.command, path_var.as_deref(), &workdir)?;
         if let Some(name) = &req.name {
             command::check_name(name)?;
         }
@@ -258,7 +259,6 @@ impl TaskManager {
                 return Err(TaskError::Invalid("input is too long".into()));
             }
         }
-        let workdir = workdir(req.workdir.as_deref())?;
         let name = req.name.unwrap_or_else(|| resolved.display.clone());
         self.launch(TaskKind::Command, name, resolved, workdir, req.input)
     }
