@@ -38,11 +38,15 @@ struct Inner {
 }
 
 impl std::fmt::Debug for Hub {
+    /// Never waits for the lock: a `Debug` inside `publish_with`'s closure
+    /// (which runs with the broker locked) must not deadlock.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub")
-            .field("epoch", &self.epoch())
-            .field("head", &self.cursor())
-            .finish()
+        let mut d = f.debug_struct("Hub");
+        if let Ok(broker) = self.inner.broker.try_lock() {
+            d.field("epoch", &broker.epoch())
+                .field("head", &broker.head());
+        }
+        d.field("closing", &self.is_closing()).finish()
     }
 }
 
