@@ -102,7 +102,9 @@ test('3. streams that end every few seconds resume with no list and no missed ev
 test('4. a restart (new epoch) while tasks change → the page lists again, true state within 3 s', async () => {
   const data = dataDir();
   let server = await startServer({ data });
-  const dash = await openDashboard(server);
+  // Reconnect attempts at most a second apart, so "within 3 s" measures the
+  // resync, not the luck of a backoff draw.
+  const dash = await openDashboard(server, { client: { backoffMaxMs: 1000 } });
   await live(dash);
   const lost = await api(server, 'POST', '/api/tasks', { command: 'sleep 60', name: 'lost in the restart' });
   await dash.page.locator(`.task[data-id="${lost.id}"][data-status="running"]`).waitFor();

@@ -224,9 +224,7 @@ pub fn test_e2e() -> Result {
         "cargo",
         &["build", "--quiet", "-p", "host-native", "--bin", "tidings"],
     ))?;
-    if !root().join("www/pkg").join(WASM_FILE).exists() {
-        build()?;
-    }
+    build()?;
     let tidings = target_dir().join("debug/tidings");
     let mut c = cmd(
         "node",
