@@ -218,6 +218,30 @@ pub fn cells(records: &[Record]) -> Vec<Cell> {
             }
         }
     }
+    // Slow consumers: how far the stalled clients moved the healthy p99.
+    for server in &servers {
+        let p99 = |scenario: &str| {
+            out.iter()
+                .find(|c: &&Cell| {
+                    c.scenario == scenario && c.server == *server && c.metric == "healthy p99 ms"
+                })
+                .map(|c| c.median)
+        };
+        if let (Some(base), Some(stalled)) = (p99("slow-baseline"), p99("slow-stalled")) {
+            if base > 0.0 {
+                let change = 100.0 * (stalled / base - 1.0);
+                out.push(Cell {
+                    scenario: "slow-stalled".into(),
+                    metric: "healthy p99 change vs no stall %".into(),
+                    server: server.to_string(),
+                    median: change,
+                    min: change,
+                    max: change,
+                    runs: 1,
+                });
+            }
+        }
+    }
     out
 }
 
