@@ -59,12 +59,10 @@ impl Shape {
             Mode::Full => Shape {
                 runs: 3,
                 fanout_subscribers: vec![1000, 10_000],
-                fanout_deliveries: vec![
-                    10e3, 30e3, 100e3, 200e3, 300e3, 500e3, 700e3, 1e6, 1.4e6, 2e6,
-                ],
-                step_s: 4.0,
-                slow: (1000, 100.0, 10.0),
-                idle: (10_000, 10.0),
+                fanout_deliveries: vec![10e3, 30e3, 100e3, 300e3, 500e3, 1e6, 1.5e6, 2e6],
+                step_s: 3.0,
+                slow: (1000, 100.0, 8.0),
+                idle: (10_000, 8.0),
                 storm: (10_000, 10.0),
             },
         }
