@@ -194,7 +194,7 @@ function renderList() {
   document.title = waiting ? `(${waiting}) Tidings` : 'Tidings';
   const badge = $('waiting-count');
   badge.hidden = waiting === 0;
-  badge.textContent = `${waiting} waiting for input`;
+  badge.replaceChildren(`${waiting} waiting`, el('span', { class: 'long' }, ' for input'));
 }
 
 // --- notifications --------------------------------------------------------
