@@ -23,6 +23,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! To mount only the stream in your own hyper router, build a [`Hub`] and an
+//! [`EventsEndpoint`] and answer with [`EventsEndpoint::respond`].
+//!
 //! It is not a general web framework: the routes are the ones in the
 //! contract (design.md), and `main.rs` only parses the command line.
 //!
