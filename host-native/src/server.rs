@@ -228,7 +228,13 @@ async fn accept_loop(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(header_read_timeout)
+        // hyper's smallest buffer cap: a stream's connection then keeps one
+        // 8 KiB read buffer instead of growing it to 16 KiB after the
+        // request head (~6 KiB less per open stream), and its write queue
+        // stays short, so a stalled client lags in the broker (where it is
+        // counted) rather than in hyper. Request heads are limited to 8 KiB.
+        .max_buf_size(8192);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     loop {

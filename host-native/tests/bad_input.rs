@@ -293,3 +293,19 @@ async fn a_silent_client_or_a_stalled_h2_preface_is_cut_off_too() {
     }
     server.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_heads_over_8_kib_are_refused() {
+    let server = start(|_| {}).await;
+    let big = "x".repeat(9 * 1024);
+    let (status, _, _) = server
+        .send(server.get("/api/health").header("x-big", big.as_str()), "")
+        .await;
+    assert_eq!(status, 431);
+    let fits = "x".repeat(6 * 1024);
+    let (status, _, _) = server
+        .send(server.get("/api/health").header("x-big", fits.as_str()), "")
+        .await;
+    assert_eq!(status, 200);
+    server.running.shutdown().await;
+}
