@@ -45,11 +45,16 @@ pub struct State {
 }
 
 /// The hyper service function.
+///
+/// The handlers' combined state machine is large (~2 KiB) and hyper keeps a
+/// slot of the service future's size for the whole life of a connection, so
+/// it is boxed here for the length of one request: an open stream's
+/// connection then keeps only a small slot.
 pub async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let response = match dispatch(&state, req).await {
+    let response = match Box::pin(dispatch(&state, req)).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
