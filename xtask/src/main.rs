@@ -109,7 +109,9 @@ fn test_all() -> Result {
                     "client-wasm",
                     "--target",
                     "wasm32-unknown-unknown",
-                    "--all-targets",
+                    // Benchmarks are native-only (criterion): lint the library and tests.
+                    "--lib",
+                    "--tests",
                     "--",
                     "-D",
                     "warnings",
