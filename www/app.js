@@ -45,7 +45,8 @@ function el(tag, props = {}, ...children) {
 }
 
 function duration(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
+  if (ms < 1000) return '<1s';
+  const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
