@@ -134,8 +134,9 @@ fn test_all() -> Result {
                     "-p",
                     "broker-core",
                     "--target",
+                    // No --quiet: cargo would forward it to wasm-bindgen-test-runner,
+                    // which rejects it.
                     "wasm32-unknown-unknown",
-                    "--quiet",
                 ],
             ))
         }),
