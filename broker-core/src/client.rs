@@ -412,19 +412,22 @@ impl ClientMachine {
                     self.ask_list(ResyncReason::Poll);
                 }
             }
-            Timer::ListRetry => {
-                if let ListState::RetryAt {
-                    reason, failures, ..
-                } = self.list
-                {
-                    self.list = ListState::InFlight {
-                        reason,
-                        again: None,
-                        failures,
-                    };
-                    self.outputs.push_back(Output::List(reason));
-                }
-            }
+            Timer::ListRetry => self.send_owed_list(),
+        }
+    }
+
+    /// A list owed after a failure goes out now instead of at its retry time.
+    fn send_owed_list(&mut self) {
+        if let ListState::RetryAt {
+            reason, failures, ..
+        } = self.list
+        {
+            self.list = ListState::InFlight {
+                reason,
+                again: None,
+                failures,
+            };
+            self.outputs.push_back(Output::List(reason));
         }
     }
 
@@ -435,17 +438,7 @@ impl ClientMachine {
                 self.down = Some(self.down_from(now));
                 self.reason = "start".to_owned();
                 self.connect(now);
-                if let ListState::RetryAt {
-                    reason, failures, ..
-                } = self.list
-                {
-                    self.list = ListState::InFlight {
-                        reason,
-                        again: None,
-                        failures,
-                    };
-                    self.outputs.push_back(Output::List(reason));
-                }
+                self.send_owed_list();
             }
             Conn::Reconnecting { .. } => self.expedite("start", now),
             Conn::Connecting { .. } | Conn::Live { .. } | Conn::Closed => {}
