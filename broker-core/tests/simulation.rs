@@ -18,6 +18,8 @@
 //!
 //! A failing seed is printed; `SIM_SEED=<n>` replays just that one.
 
+use std::io::Write;
+
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -162,7 +164,10 @@ fn every_store_converges_to_the_servers_tasks() {
             assert!(n >= floor, "only {n} {what} in {SEEDS} seeds: {c:?}");
         }
     }
-    println!(
+    // libtest captures print!; writing to stdout itself shows the count in
+    // every run, passing or not.
+    let _ = writeln!(
+        std::io::stdout(),
         "simulation: {} seeds, all stores converged ({} restarts, {} lagged, {} not resumed, {} polls, {} watchdogs, {} ends, {} unauthorized)",
         seeds.len(), c.restarts, c.lagged, c.not_resumed, c.polls, c.watchdogs, c.ends, c.unauthorized
     );
