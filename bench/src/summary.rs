@@ -309,8 +309,12 @@ pub fn markdown(cells: &[Cell], servers: &[&str]) -> String {
                 );
             }
             for p in &peers {
+                // A ratio of two relative changes means nothing.
+                let relative = metric.contains("change");
                 let ratio = match (value(p), value("tidings")) {
-                    (Some(a), Some(b)) if b != 0.0 && a.is_finite() && b.is_finite() => {
+                    (Some(a), Some(b))
+                        if !relative && b != 0.0 && a.is_finite() && b.is_finite() =>
+                    {
                         format!("{:.2}×", a / b)
                     }
                     _ => "–".into(),
