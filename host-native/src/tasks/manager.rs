@@ -415,13 +415,8 @@ impl TaskManager {
         self.with_entry(id, |shared, entry| {
             shared.check_open()?;
             let at = now();
-            // An exit already reaped settles now: that process is not ours to
-            // type into or kill any more.
-            shared.reconcile(entry, at, Drain::Skip);
-            let process = match (&mut entry.process, entry.task.status.is_final()) {
-                (Some(p), false) => p,
-                _ => return Err(TaskError::NotLive),
-            };
+            shared.settle_live(entry, at)?;
+            let process = entry.process.as_mut().ok_or(TaskError::NotLive)?;
             if let Some(pending) = entry.pending_input.take() {
                 process.write_input(&pending).map_err(input_error)?;
             }
@@ -449,13 +444,8 @@ impl TaskManager {
         self.with_entry(id, |shared, entry| {
             shared.check_open()?;
             let at = now();
-            // An exit already reaped settles now: that process is not ours to
-            // type into or kill any more.
-            shared.reconcile(entry, at, Drain::Skip);
-            let process = match (&mut entry.process, entry.task.status.is_final()) {
-                (Some(p), false) => p,
-                _ => return Err(TaskError::NotLive),
-            };
+            shared.settle_live(entry, at)?;
+            let process = entry.process.as_mut().ok_or(TaskError::NotLive)?;
             process.signal(Signal::SIGKILL);
             shared.apply(entry, Observation::Killed, at);
             Ok(entry.task.clone())
@@ -534,6 +524,18 @@ impl Shared {
     fn reconcile_all(&self, table: &mut Table, at: Timestamp) {
         for entry in table.entries.values_mut() {
             self.reconcile(entry, at, Drain::Wait);
+        }
+    }
+
+    /// Settles an exit already reaped, then fails with
+    /// [`TaskError::NotLive`] unless the task still has a live process: a
+    /// finished process is not ours to type into or kill any more.
+    fn settle_live(&self, entry: &mut Entry, at: Timestamp) -> Result<(), TaskError> {
+        self.reconcile(entry, at, Drain::Skip);
+        if entry.process.is_some() && !entry.task.status.is_final() {
+            Ok(())
+        } else {
+            Err(TaskError::NotLive)
         }
     }
 
