@@ -11,7 +11,7 @@ pub const MAX_EVENT_TYPE_LEN: usize = 64;
 
 /// Names the stream itself uses for connection frames; an application event
 /// may not take them, or a client could not tell the two apart.
-pub const RESERVED_EVENT_TYPES: [&str; 3] = ["ready", "lagged", "end"];
+pub const RESERVED_EVENT_TYPES: [&str; 4] = ["ready", "lagged", "end", "heartbeat"];
 
 /// An event type such as `task.status` or `trigger.fired`.
 ///
@@ -35,7 +35,7 @@ pub enum EventTypeError {
     #[error("event type must not contain spaces, control characters or '*'")]
     BadCharacter,
     /// The name is one the stream reserves for its own frames.
-    #[error("event type is reserved for the stream itself (ready, lagged, end)")]
+    #[error("event type is reserved for the stream itself (ready, lagged, end, heartbeat)")]
     Reserved,
 }
 

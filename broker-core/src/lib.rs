@@ -42,7 +42,7 @@
 //!
 //! // Server: the request arrives; subscribe, write `retry` + `ready`, publish.
 //! let (sub, ready) = broker.subscribe(Filter::all(), resume.as_deref());
-//! let mut wire = BytesMut::from(&sse::ready_frame(2000, &ready)[..]);
+//! let mut wire = BytesMut::from(&sse::ready_frame(2000, 15_000, &ready)[..]);
 //! let mut data = Map::new();
 //! data.insert("source".into(), json!("cron"));
 //! broker.publish(EventType::new("trigger.fired")?, None, &data);

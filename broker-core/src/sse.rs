@@ -35,7 +35,7 @@ mod encode;
 mod parse;
 
 pub use encode::{
-    encode_comment, encode_event, encode_retry, end_frame, keep_alive_frame, lagged_frame,
-    ready_frame, EncodeError, EndReason,
+    encode_comment, encode_event, encode_retry, end_frame, heartbeat_frame, keep_alive_frame,
+    lagged_frame, ready_frame, EncodeError, EndReason, HeartbeatForm,
 };
 pub use parse::{Message, ParseError, Parser, ParserConfig, SseItem};

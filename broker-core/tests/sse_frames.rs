@@ -28,6 +28,7 @@ fn connection() -> Vec<u8> {
     let mut wire = BytesMut::new();
     wire.extend_from_slice(&ready_frame(
         2000,
+        15_000,
         &Ready {
             epoch,
             resumed: true,
@@ -67,7 +68,7 @@ fn expected_connection() -> Run {
             Ok(SseItem::Retry(2000)),
             Ok(message(
                 "ready",
-                r#"{"epoch":"beef","resumed":true,"head":"beef-12"}"#,
+                r#"{"epoch":"beef","resumed":true,"head":"beef-12","heartbeat_ms":15000}"#,
                 "",
             )),
             Ok(message(

@@ -59,6 +59,8 @@ pub fn document() -> Value {
                          "description": "Only events of this task."},
                         {"name": "last_event_id", "in": "query", "schema": {"type": "string"},
                          "description": "Resume after this id (the Last-Event-ID header wins)."},
+                        {"name": "heartbeat", "in": "query", "schema": {"type": "string", "enum": ["event", "comment"]},
+                         "description": "`event`: idle heartbeats as `event: heartbeat` with `{}` (visible to a browser's EventSource) instead of the `: keep-alive` comment."},
                         {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"},
                          "description": "Resume after this id."}
                     ],

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use broker_core::sse::{end_frame, keep_alive_frame, ready_frame, EndReason};
+use broker_core::sse::{end_frame, heartbeat_frame, ready_frame, EndReason, HeartbeatForm};
 use broker_core::Filter;
 use bytes::{Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
@@ -42,15 +42,21 @@ pub struct StreamQuery {
     pub task: Option<String>,
     /// `last_event_id=`.
     pub last_event_id: Option<String>,
+    /// `heartbeat=event`: heartbeats as `event: heartbeat` instead of a
+    /// comment (a browser's `EventSource` hides comments).
+    pub heartbeat: HeartbeatForm,
 }
 
 impl StreamQuery {
-    /// Reads the three parameters; others are ignored (a cache-busting `_=`
-    /// must not break a stream). A repeated parameter is refused.
+    /// Reads the known parameters; others are ignored (a cache-busting `_=`
+    /// must not break a stream). A repeated parameter is refused, and so is a
+    /// `heartbeat=` other than `event` or `comment`.
     pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
         let mut q = StreamQuery::default();
+        let mut heartbeat: Option<String> = None;
         for (key, value) in crate::router::query_pairs(query.unwrap_or("")) {
             let slot = match key.as_ref() {
+                "heartbeat" => &mut heartbeat,
                 "types" => &mut q.types,
                 "task" => &mut q.task,
                 "last_event_id" => &mut q.last_event_id,
@@ -63,6 +69,15 @@ impl StreamQuery {
             }
             *slot = Some(value.into_owned());
         }
+        q.heartbeat = match heartbeat.as_deref() {
+            None | Some("comment") => HeartbeatForm::Comment,
+            Some("event") => HeartbeatForm::Event,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "heartbeat must be `event` or `comment`, not {other:?}"
+                )))
+            }
+        };
         Ok(q)
     }
 }
@@ -148,8 +163,10 @@ pub fn open(
     let now = Instant::now();
     let heartbeat_at = now + settings.heartbeat;
     let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
+    let heartbeat_ms = u64::try_from(settings.heartbeat.as_millis()).unwrap_or(u64::MAX);
     let stream = EventStream {
-        buf: BytesMut::from(&ready_frame(retry_ms, &ready)[..]),
+        buf: BytesMut::from(&ready_frame(retry_ms, heartbeat_ms, &ready)[..]),
+        heartbeat_form: query.heartbeat,
         subscription,
         wake,
         timer: Box::pin(tokio::time::sleep_until(heartbeat_at)),
@@ -182,6 +199,7 @@ pub struct EventStream {
     /// Armed for the earlier of the heartbeat and the end of life.
     timer: Pin<Box<Sleep>>,
     heartbeat: Duration,
+    heartbeat_form: HeartbeatForm,
     heartbeat_at: Instant,
     end_at: Instant,
     /// `end` was written: the next poll ends the body.
@@ -228,7 +246,7 @@ impl EventStream {
             }
             if now >= self.heartbeat_at {
                 self.heartbeat_at = now + self.heartbeat;
-                return Poll::Ready(Some(keep_alive_frame()));
+                return Poll::Ready(Some(heartbeat_frame(self.heartbeat_form)));
             }
             let deadline = self.heartbeat_at.min(self.end_at);
             if self.timer.deadline() != deadline {

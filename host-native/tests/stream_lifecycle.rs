@@ -32,6 +32,40 @@ async fn an_idle_stream_gets_keep_alive_comments() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_event_is_a_visible_event_without_an_id_and_ready_names_its_period() {
+    let server = start(|c| c.heartbeat = Duration::from_millis(100)).await;
+    let mut sse = server.stream("?heartbeat=event", &[]).await;
+    let ready = sse.ready().await;
+    assert_eq!(ready["heartbeat_ms"], 100);
+    let before = sse.raw.len();
+    let beat = sse.expect().await;
+    assert_eq!(beat.event, "heartbeat");
+    assert_eq!(beat.data, "{}");
+    assert_eq!(beat.last_event_id, "", "a heartbeat carries no id");
+    assert!(
+        !String::from_utf8_lossy(&sse.raw[before..]).contains(": keep-alive"),
+        "no comment in the event form"
+    );
+    // The event form does not change what real events carry.
+    let id = server.post_event("trigger.fired", 1).await;
+    loop {
+        let m = sse.expect().await;
+        if m.event != "heartbeat" {
+            assert_eq!(m.last_event_id, id);
+            break;
+        }
+    }
+    // The comment form is still the default, and `ready` names the period too.
+    let mut plain = server.stream("", &[]).await;
+    assert_eq!(plain.ready().await["heartbeat_ms"], 100);
+    let (status, _) = server
+        .json(server.get("/api/events?heartbeat=loud"), "")
+        .await;
+    assert_eq!(status, 400);
+    server.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_ends_with_max_lifetime_within_ten_percent_of_it() {
     let lifetime = Duration::from_millis(400);
     let server = start(|c| c.stream_lifetime = lifetime).await;

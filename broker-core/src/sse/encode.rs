@@ -140,8 +140,9 @@ impl EndReason {
 /// The opening of a stream: `retry: ms` then `event: ready` (no `id:`).
 ///
 /// It carries no id so that the client's last event id keeps naming the last
-/// real event it received.
-pub fn ready_frame(retry_ms: u64, ready: &Ready) -> Bytes {
+/// real event it received. `heartbeat_ms` tells the client how often it will
+/// hear from an idle stream, so it can tell a dead connection from a quiet one.
+pub fn ready_frame(retry_ms: u64, heartbeat_ms: u64, ready: &Ready) -> Bytes {
     let mut out = BytesMut::with_capacity(96);
     encode_retry(&mut out, retry_ms);
     out.extend_from_slice(b"event: ready\ndata: ");
@@ -153,7 +154,9 @@ pub fn ready_frame(retry_ms: u64, ready: &Ready) -> Bytes {
     out.extend_from_slice(if ready.resumed { b"true" } else { b"false" });
     out.extend_from_slice(b",\"head\":\"");
     out.extend_from_slice(ready.head.to_string().as_bytes());
-    out.extend_from_slice(b"\"}\n\n");
+    out.extend_from_slice(b"\",\"heartbeat_ms\":");
+    out.extend_from_slice(heartbeat_ms.to_string().as_bytes());
+    out.extend_from_slice(b"}\n\n");
     out.freeze()
 }
 
@@ -179,6 +182,26 @@ pub fn end_frame(reason: EndReason) -> Bytes {
     out.extend_from_slice(reason.as_str().as_bytes());
     out.extend_from_slice(b"\"}\n\n");
     out.freeze()
+}
+
+/// How an idle stream shows it is alive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HeartbeatForm {
+    /// The comment `: keep-alive`: cheapest, and what proxies need, but a
+    /// browser's `EventSource` hides comments from the page.
+    #[default]
+    Comment,
+    /// `event: heartbeat` with data `{}` (no `id:`): visible to a browser
+    /// client, which uses it to detect a connection that went silent.
+    Event,
+}
+
+/// The heartbeat frame in the asked-for form.
+pub fn heartbeat_frame(form: HeartbeatForm) -> Bytes {
+    match form {
+        HeartbeatForm::Comment => keep_alive_frame(),
+        HeartbeatForm::Event => Bytes::from_static(b"event: heartbeat\ndata: {}\n\n"),
+    }
 }
 
 /// The heartbeat comment `: keep-alive`.
@@ -314,8 +337,8 @@ mod tests {
             head: EventId::new(epoch, 42),
         };
         assert_eq!(
-            &ready_frame(2000, &ready)[..],
-            &b"retry: 2000\nevent: ready\ndata: {\"epoch\":\"1f\",\"resumed\":true,\"head\":\"1f-42\"}\n\n"[..]
+            &ready_frame(2000, 15000, &ready)[..],
+            &b"retry: 2000\nevent: ready\ndata: {\"epoch\":\"1f\",\"resumed\":true,\"head\":\"1f-42\",\"heartbeat_ms\":15000}\n\n"[..]
         );
     }
 
@@ -327,15 +350,27 @@ mod tests {
             resumed: false,
             head: EventId::new(Epoch::new(7), u64::MAX),
         };
-        let frame = ready_frame(0, &ready);
+        let frame = ready_frame(0, u64::MAX, &ready);
         let text = std::str::from_utf8(&frame).expect("frames are UTF-8");
         let json = text
             .strip_prefix("retry: 0\nevent: ready\ndata: ")
             .and_then(|rest| rest.strip_suffix("\n\n"))
             .expect("frame layout");
+        let mut expected = serde_json::to_value(&ready).expect("Ready serializes");
+        expected["heartbeat_ms"] = serde_json::Value::from(u64::MAX);
+        let parsed: serde_json::Value = serde_json::from_str(json).expect("the data is JSON");
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn heartbeat_frames_in_both_forms() {
         assert_eq!(
-            json,
-            serde_json::to_string(&ready).expect("Ready serializes")
+            &heartbeat_frame(HeartbeatForm::Comment)[..],
+            b": keep-alive\n\n"
+        );
+        assert_eq!(
+            &heartbeat_frame(HeartbeatForm::Event)[..],
+            b"event: heartbeat\ndata: {}\n\n"
         );
     }
 

@@ -575,7 +575,7 @@ impl World {
             Ev::Bytes {
                 client,
                 conn,
-                chunk: ready_frame(RETRY_MS, &ready).to_vec(),
+                chunk: ready_frame(RETRY_MS, HEARTBEAT_MS, &ready).to_vec(),
             },
         );
         let lifetime = self.rng.range(3_000, 30_000);
