@@ -258,6 +258,9 @@ async fn create_terminal(
     };
     Ok(json_response(
         StatusCode::CREATED,
-        &state.tasks.create_terminal(workdir.map(PathBuf::from)).await?,
+        &state
+            .tasks
+            .create_terminal(workdir.map(PathBuf::from))
+            .await?,
     ))
 }

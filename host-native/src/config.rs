@@ -357,7 +357,11 @@ mod tests {
         .expect("parses");
         let config = Config::from(ok.serve);
         assert_eq!(
-            (config.task_log_max, config.max_live_tasks, config.keep_finished),
+            (
+                config.task_log_max,
+                config.max_live_tasks,
+                config.keep_finished
+            ),
             (4096, 3, 0)
         );
     }

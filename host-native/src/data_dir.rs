@@ -202,8 +202,14 @@ mod tests {
         match DataDir::open(&path) {
             Err(e @ DataDirError::Locked { .. }) => {
                 let message = e.to_string();
-                assert!(message.contains("in use by another tidings server"), "{message}");
-                assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+                assert!(
+                    message.contains("in use by another tidings server"),
+                    "{message}"
+                );
+                assert!(
+                    message.contains(&format!("pid {}", std::process::id())),
+                    "{message}"
+                );
             }
             other => panic!("expected Locked, got {other:?}"),
         }

@@ -56,8 +56,8 @@ pub mod tasks;
 pub mod watch;
 
 pub use body::Body;
-pub use data_dir::{DataDir, DataDirError};
 pub use config::{Config, ServeArgs, TokenSource};
+pub use data_dir::{DataDir, DataDirError};
 pub use hub::{Hub, Subscription};
 pub use server::{start, Running, StartError};
 pub use stream::{EventsEndpoint, StreamOptions};

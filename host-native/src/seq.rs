@@ -262,11 +262,9 @@ pub fn read_ceiling(path: &Path) -> Result<u64, SeqError> {
 }
 
 fn write_ceiling(path: &Path, ceiling: u64) -> Result<(), SeqError> {
-    data_dir::write_atomic(path, format!("{ceiling}\n").as_bytes()).map_err(|source| {
-        SeqError::Io {
-            path: PathBuf::from(path).display().to_string(),
-            source,
-        }
+    data_dir::write_atomic(path, format!("{ceiling}\n").as_bytes()).map_err(|source| SeqError::Io {
+        path: PathBuf::from(path).display().to_string(),
+        source,
     })
 }
 
@@ -285,7 +283,10 @@ mod tests {
         let first = SeqBlocks::open(open_dir(tmp.path()), 0).expect("open");
         assert_eq!(first.first_seq(), 1);
         assert_eq!(first.ceiling(), BLOCK);
-        assert_eq!(read_ceiling(&tmp.path().join(SEQ_FILE)).expect("read"), BLOCK);
+        assert_eq!(
+            read_ceiling(&tmp.path().join(SEQ_FILE)).expect("read"),
+            BLOCK
+        );
         drop(first);
         // Reopened (as after kill -9): above the whole reserved block.
         let second = SeqBlocks::open(open_dir(tmp.path()), 7).expect("open");
@@ -308,7 +309,11 @@ mod tests {
             assert!(began.elapsed() < Duration::from_secs(5), "no new block");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(blocks.ceiling(), 2 * BLOCK, "one more block above the old ceiling");
+        assert_eq!(
+            blocks.ceiling(),
+            2 * BLOCK,
+            "one more block above the old ceiling"
+        );
         assert_eq!(
             read_ceiling(&tmp.path().join(SEQ_FILE)).expect("read"),
             blocks.ceiling()

@@ -12,7 +12,7 @@ use broker_core::{EventId, Observation, Reconciler, Task, Timestamp};
 
 use super::announce::{Announcement, CommitError, TaskLedger};
 use super::persist::Record;
-use super::process::{Exit, Process};
+use super::process::{Exit, Process, MAX_QUEUED_INPUT};
 
 /// After an exit, how long to wait for the output thread to reach end of
 /// file before announcing completion anyway (a background child may keep the
@@ -27,6 +27,12 @@ pub(crate) const DRAIN_GRACE: Duration = Duration::from_millis(500);
 pub(crate) const INPUT_QUIET: Duration = Duration::from_millis(300);
 /// See [`INPUT_QUIET`].
 pub(crate) const INPUT_LATEST: Duration = Duration::from_secs(3);
+
+/// After input is typed, the program needs a moment to wake up and read it;
+/// until then (and while input is still queued) a terminal read is not
+/// taken for waiting, or every input would announce a `running` →
+/// `waiting-for-input` blip.
+pub(crate) const INPUT_SETTLE: Duration = Duration::from_millis(250);
 
 /// Whether a reconcile may hold back an exit until the output thread has
 /// put the last output in the log.
@@ -63,6 +69,8 @@ pub(crate) struct Entry {
     pub pending_input: Option<String>,
     /// When an exit was first seen while output was still draining.
     pub exit_seen_at: Option<Timestamp>,
+    /// When input was last typed (see [`INPUT_SETTLE`]).
+    pub input_at: Option<Instant>,
     /// When the terminal reached end of file.
     pub eof_at: Option<Instant>,
     /// A final observation still to be committed (the task could not start,
@@ -83,6 +91,7 @@ impl Entry {
             boot_id: record.boot_id,
             pending_input: None,
             exit_seen_at: None,
+            input_at: None,
             eof_at: None,
             owed: None,
             warned: false,
@@ -239,7 +248,9 @@ impl Reconcile<'_> {
         if depth == Depth::Exits {
             return;
         }
-        let blocked_on_read = process.blocked_on_read();
+        let settling = entry.input_at.is_some_and(|t| t.elapsed() < INPUT_SETTLE)
+            || process.input_room() < MAX_QUEUED_INPUT;
+        let blocked_on_read = !settling && process.blocked_on_read();
         if let Some(input) = entry.pending_input.as_deref() {
             let output = process.output();
             let quiet =
@@ -250,6 +261,7 @@ impl Reconcile<'_> {
                     tracing::warn!(task = %entry.task.id, error = %e, "initial input not typed");
                 }
                 entry.pending_input = None;
+                entry.input_at = Some(Instant::now());
                 self.apply_in_background(entry, Observation::InputSent, at);
                 return;
             }

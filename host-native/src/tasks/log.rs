@@ -355,7 +355,10 @@ mod tests {
         let t = tail(&path, 3).expect("tail");
         assert_eq!(t.output, "line 49997\nline 49998\nline 49999\n");
         assert_eq!((t.start, t.end), (0, text.len() as u64));
-        assert_eq!(t.from, (text.len() - "line 49997\r\nline 49998\r\nline 49999\r\n".len()) as u64);
+        assert_eq!(
+            t.from,
+            (text.len() - "line 49997\r\nline 49998\r\nline 49999\r\n".len()) as u64
+        );
         let none = tail(&path, 0).expect("tail");
         assert_eq!((none.output.as_str(), none.from), ("", t.end));
         let many = tail(&path, 100_000).expect("tail");
@@ -366,11 +369,17 @@ mod tests {
     #[test]
     fn a_missing_log_is_empty_and_an_old_headerless_log_starts_at_zero() {
         let dir = tempfile::tempdir().expect("temp dir");
-        assert_eq!(tail(&dir.path().join("none.log"), 5).expect("tail"), LogTail::default());
+        assert_eq!(
+            tail(&dir.path().join("none.log"), 5).expect("tail"),
+            LogTail::default()
+        );
         let path = dir.path().join("p.log");
         std::fs::write(&path, b"a\nb\nname? ").expect("write");
         let t = tail(&path, 2).expect("tail");
-        assert_eq!((t.output.as_str(), t.from, t.start, t.end), ("b\nname? ", 2, 0, 10));
+        assert_eq!(
+            (t.output.as_str(), t.from, t.start, t.end),
+            ("b\nname? ", 2, 0, 10)
+        );
         assert_eq!(read_from(&path, 4, 100).expect("read").1, b"name? ");
     }
 
@@ -405,7 +414,10 @@ mod tests {
         w.close();
         assert!(rx.borrow_and_update().closed);
         let t = tail(&path, 1).expect("tail");
-        assert_eq!((t.output.as_str(), t.start, t.end), ("02999\n", span.start, span.end));
+        assert_eq!(
+            (t.output.as_str(), t.start, t.end),
+            ("02999\n", span.start, span.end)
+        );
     }
 
     #[test]
@@ -416,7 +428,13 @@ mod tests {
         let big: Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
         w.append(&big);
         let span = w.span();
-        assert_eq!(span, LogSpan { start: 6 + 5000 - 1024, end: 5006 });
+        assert_eq!(
+            span,
+            LogSpan {
+                start: 6 + 5000 - 1024,
+                end: 5006
+            }
+        );
         let (_, bytes, _) = read_from(&path, 0, usize::MAX).expect("read");
         assert_eq!(bytes, &big[5000 - 1024..]);
     }

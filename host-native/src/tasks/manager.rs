@@ -97,10 +97,7 @@ impl TaskManager {
         let (commands, inbox) = mpsc::channel();
         let (sorted_tx, sorted) = watch::channel(Arc::new(Vec::new()));
         let stats = Arc::new(Stats::default());
-        let ledger = LocalLedger::new(
-            DiskRecords::new(persist::tasks_dir(data.path())),
-            hub,
-        );
+        let ledger = LocalLedger::new(DiskRecords::new(persist::tasks_dir(data.path())), hub);
         let mut runner = Runner::new(
             data,
             Box::new(ledger),

@@ -263,7 +263,9 @@ pub(crate) mod tests {
         let dir = tasks_dir(data.path());
         let mut store = DiskRecords::new(dir.clone());
         for (id, version, created) in [("b", 9, 2), ("a", 4, 1)] {
-            store.save(&record(task(id, version, created))).expect("save");
+            store
+                .save(&record(task(id, version, created)))
+                .expect("save");
         }
         fs::write(dir.join("broken.json"), b"{not json").expect("write junk");
         fs::write(dir.join(".c.json.tmp"), b"half").expect("write tmp");
@@ -276,11 +278,18 @@ pub(crate) mod tests {
         assert_eq!(loaded.records[0], record(task("a", 4, 1)));
         assert!(!dir.join(".c.json.tmp").exists());
         for file in ["a.json", "b.json", "a.log"] {
-            let mode = fs::metadata(dir.join(file)).expect("meta").permissions().mode();
+            let mode = fs::metadata(dir.join(file))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
-        store.remove(&TaskId::new("a").expect("id")).expect("remove");
-        store.remove(&TaskId::new("a").expect("id")).expect("remove twice");
+        store
+            .remove(&TaskId::new("a").expect("id"))
+            .expect("remove");
+        store
+            .remove(&TaskId::new("a").expect("id"))
+            .expect("remove twice");
         assert!(!dir.join("a.json").exists());
     }
 

@@ -98,7 +98,8 @@ pub(crate) fn judge(record: &Record, host: &Host, seen: Option<Seen>) -> Verdict
         return Verdict::NotOurs("the process belongs to another user");
     }
     if let Some(boot) = host.boot_time_ms {
-        let started = boot.saturating_add(seen.stat.start_ticks.saturating_mul(1000) / TICKS_PER_SECOND);
+        let started =
+            boot.saturating_add(seen.stat.start_ticks.saturating_mul(1000) / TICKS_PER_SECOND);
         let created = record.task.created_at.as_millis();
         if started.abs_diff(created) > START_SLACK_MS {
             return Verdict::NotOurs("the process did not start with the task");
@@ -141,7 +142,9 @@ pub(crate) fn recover_lost(record: &Record, host: &Host) -> String {
 /// (for tests that plant records).
 #[cfg(test)]
 pub(crate) fn created_at_for(host: &Host, start_ticks: u64) -> broker_core::Timestamp {
-    broker_core::Timestamp::from_millis(host.boot_time_ms.unwrap_or(0) + start_ticks * 1000 / TICKS_PER_SECOND)
+    broker_core::Timestamp::from_millis(
+        host.boot_time_ms.unwrap_or(0) + start_ticks * 1000 / TICKS_PER_SECOND,
+    )
 }
 
 #[cfg(test)]
@@ -188,7 +191,10 @@ mod tests {
     #[test]
     fn only_a_process_passing_every_check_is_ours() {
         let r = record(4242, 500);
-        assert_eq!(judge(&r, &host(), Some(seen(4242, 500))), Verdict::Ours(4242));
+        assert_eq!(
+            judge(&r, &host(), Some(seen(4242, 500))),
+            Verdict::Ours(4242)
+        );
 
         let mut no_boot = r.clone();
         no_boot.boot_id = None;
@@ -215,7 +221,11 @@ mod tests {
             ("reused pid", &r, Some(seen(4242, 501))),
             ("not a session leader", &r, Some(not_leader)),
             ("another user", &r, Some(stranger_user)),
-            ("created long before it started", &early, Some(seen(4242, 500))),
+            (
+                "created long before it started",
+                &early,
+                Some(seen(4242, 500)),
+            ),
         ] {
             assert!(
                 matches!(judge(rec, &host(), s), Verdict::NotOurs(_)),

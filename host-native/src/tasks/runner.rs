@@ -240,10 +240,15 @@ impl Runner {
         }
     }
 
+    /// Handles one command. The table is settled (retention, the published
+    /// list) before the reply goes out, so whoever got the answer sees its
+    /// effect in the metrics and the next list.
     fn handle(&mut self, command: Command) {
         match command {
             Command::Create { launch, reply } => {
-                let _ = reply.send(self.create(launch));
+                let result = self.create(launch);
+                self.settle();
+                let _ = reply.send(result);
             }
             Command::List { reply } => {
                 self.pass(Depth::Exits);
@@ -257,23 +262,28 @@ impl Runner {
                     r.observe(entry, now(), Drain::Wait, Depth::Full);
                     Ok(entry.task.clone())
                 });
-                let _ = reply.send(result.map(|task| {
-                    let log = self.log_ref(&id);
-                    (task, log)
-                }));
+                let result = result.map(|task| (task, self.log_ref(&id)));
+                self.settle();
+                let _ = reply.send(result);
             }
             Command::Log { id, reply } => {
                 let result = self.with_entry(&id, |_, _| Ok(()));
                 let _ = reply.send(result.map(|()| self.log_ref(&id)));
             }
             Command::Input { id, text, reply } => {
-                let _ = reply.send(self.send_input(&id, &text));
+                let result = self.send_input(&id, &text);
+                self.settle();
+                let _ = reply.send(result);
             }
             Command::Rename { id, name, reply } => {
-                let _ = reply.send(self.rename(&id, name));
+                let result = self.rename(&id, name);
+                self.settle();
+                let _ = reply.send(result);
             }
             Command::Kill { id, reply } => {
-                let _ = reply.send(self.kill(&id));
+                let result = self.kill(&id);
+                self.settle();
+                let _ = reply.send(result);
             }
             Command::Eof { id } => {
                 if let Some(mut entry) = self.entries.remove(&id) {
@@ -377,7 +387,8 @@ impl Runner {
         let recent = self.entries.values().any(|e| {
             e.process.is_some()
                 && !e.task.status.is_final()
-                && e.eof_at.is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+                && e.eof_at
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
         });
         if recent {
             self.soon_in(Duration::from_millis(25));
@@ -386,7 +397,9 @@ impl Runner {
 
     fn check_open(&self) -> Result<(), TaskError> {
         if self.closed {
-            return Err(TaskError::Unavailable("the task runner is shut down".into()));
+            return Err(TaskError::Unavailable(
+                "the task runner is shut down".into(),
+            ));
         }
         Ok(())
     }
@@ -490,6 +503,7 @@ impl Runner {
             process: spawned,
             pending_input: input.filter(|s| !s.is_empty()),
             exit_seen_at: None,
+            input_at: None,
             eof_at: None,
             owed: failure.map(|reason| Observation::FailedToStart { reason }),
             warned: false,
@@ -548,6 +562,7 @@ impl Runner {
                 process.write_input(&pending).map_err(input_error)?;
             }
             process.write_input(text).map_err(input_error)?;
+            entry.input_at = Some(Instant::now());
             Ok(entry.task.clone())
         })
     }
@@ -588,7 +603,11 @@ impl Runner {
             .filter(|e| e.task.status.is_final())
             .map(|e| {
                 let t = &e.task;
-                (t.finished_at.unwrap_or(t.created_at), t.created_at, t.id.clone())
+                (
+                    t.finished_at.unwrap_or(t.created_at),
+                    t.created_at,
+                    t.id.clone(),
+                )
             })
             .collect();
         if finished.len() <= keep {
