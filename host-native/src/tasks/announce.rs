@@ -298,7 +298,11 @@ mod tests {
             let log = std::mem::take(&mut *store.log.lock().expect("log"));
             // The content was durable before its event was out.
             let (predicted, head) = (log[0].1, log[0].2);
-            assert!(head < id.seq, "saved at head {head}, announced as {}", id.seq);
+            assert!(
+                head < id.seq,
+                "saved at head {head}, announced as {}",
+                id.seq
+            );
             assert!(predicted <= id.seq);
             match log.as_slice() {
                 [_] => assert_eq!(predicted, id.seq),

@@ -1,0 +1,109 @@
+//! Task work stays off the runtime: while 20 slow task requests run at once
+//! (creates, lists, and tails of a megabyte of terminal output) against the
+//! real binary on a 2-worker runtime, an open stream's heartbeat keeps its
+//! period.
+
+mod serve_support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serve_support::{request, Serve, Stream};
+
+const PERIOD: Duration = Duration::from_millis(200);
+/// A gap this much longer than the period means the runtime stalled.
+const TOLERANCE: Duration = Duration::from_millis(250);
+const LOAD: Duration = Duration::from_secs(4);
+
+#[test]
+fn the_heartbeat_keeps_its_period_while_twenty_slow_task_requests_run() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let serve = Serve::start(
+        data.path(),
+        &["--heartbeat", "200ms"],
+        &[("TOKIO_WORKER_THREADS", "2")],
+    );
+    // A megabyte of coloured lines for the tails to chew on.
+    let big = serve.create(
+        "i=0; while [ $i -lt 40 ]; do yes \"$(printf '\\033[1;32mcolour\\033[0m line\\r\\033[K')\" | head -n 1000; i=$((i+1)); done",
+    );
+    let big_id = big["id"].as_str().expect("an id").to_owned();
+    serve.wait_task(&big_id, "the output", |t| t["status"] == "completed");
+    let (_, out) = serve.json("GET", &format!("/api/tasks/{big_id}/output?tail=0"), None);
+    assert!(out["end"].as_u64().expect("end") > 800_000, "{out}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let beats = {
+        let (addr, token) = (serve.addr, serve.token.clone());
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            // A filter no event passes: only heartbeats come.
+            let mut stream = Stream::open(addr, &token, "?types=quiet.*");
+            let mut at = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if stream.next().comment {
+                    at.push(Instant::now());
+                }
+            }
+            at
+        })
+    };
+    // Let the stream settle into its rhythm.
+    std::thread::sleep(PERIOD * 2);
+    let began = Instant::now();
+    let workers: Vec<_> = (0..20)
+        .map(|i| {
+            let (addr, token, id) = (serve.addr, serve.token.clone(), big_id.clone());
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                while began.elapsed() < LOAD {
+                    let (status, body) = match i % 4 {
+                        0 => request(
+                            addr,
+                            "POST",
+                            "/api/tasks",
+                            Some(&token),
+                            Some(r#"{"command":"true"}"#),
+                        ),
+                        1 => request(addr, "GET", "/api/tasks", Some(&token), None),
+                        _ => request(
+                            addr,
+                            "GET",
+                            &format!("/api/tasks/{id}/output?tail=10000"),
+                            Some(&token),
+                            None,
+                        ),
+                    };
+                    assert!(status == 200 || status == 201, "{status} {body}");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a worker");
+    }
+    std::thread::sleep(PERIOD * 2);
+    stop.store(true, Ordering::Relaxed);
+    let at = beats.join().expect("the stream reader");
+    let load_end = began + LOAD;
+    let gaps: Vec<Duration> = at
+        .windows(2)
+        .filter(|w| w[1] > began && w[0] < load_end)
+        .map(|w| w[1] - w[0])
+        .collect();
+    let requests = done.load(Ordering::Relaxed);
+    assert!(requests >= 40, "the load ran: {requests} requests");
+    assert!(gaps.len() >= 10, "heartbeats during the load: {gaps:?}");
+    let worst = gaps.iter().max().expect("gaps");
+    eprintln!(
+        "heartbeat under load: worst gap {worst:?} (period {PERIOD:?}), {requests} task requests"
+    );
+    assert!(
+        *worst <= PERIOD + TOLERANCE,
+        "a heartbeat gap of {worst:?} (period {PERIOD:?}) during {requests} task requests: {gaps:?}"
+    );
+    serve.stop();
+}
