@@ -134,13 +134,12 @@ fn planted_records_kill_no_stranger_and_overflow_nothing() {
     );
     r["boot_id"] = json!(boot_id());
     plant(&tasks, &r);
-    // An absurd version, and init's pid: not records of ours at all.
+    // An absurd version. (Implausible pids such as 1 are refused the same
+    // way, see persist.rs; no record here names a process this test did
+    // not start, so a broken build cannot hurt anything else.)
     let mut absurd = record("absurd", follower.pid(), 1, started_ms(follower.pid()));
     absurd["version"] = json!(u64::MAX);
     plant(&tasks, &absurd);
-    let mut init = record("init", 1, 9, 0);
-    init["boot_id"] = json!(boot_id());
-    plant(&tasks, &init);
 
     let serve = Serve::start(data.path(), &[], &[]);
     let (status, list) = serve.json("GET", "/api/tasks", None);
@@ -150,12 +149,10 @@ fn planted_records_kill_no_stranger_and_overflow_nothing() {
         .iter()
         .map(|t| t["id"].as_str().expect("id"))
         .collect();
-    for skipped in ["absurd", "init"] {
-        assert!(
-            !ids.contains(&skipped),
-            "the {skipped} record is skipped: {ids:?}"
-        );
-    }
+    assert!(
+        !ids.contains(&"absurd"),
+        "the absurd record is skipped: {ids:?}"
+    );
     for id in ["follower", "unbooted", "other-boot", "too-late"] {
         let task = listed.iter().find(|t| t["id"] == id).expect("listed");
         assert_eq!(task["status"], "error", "{task}");
@@ -178,6 +175,6 @@ fn planted_records_kill_no_stranger_and_overflow_nothing() {
     // The sequence is sane: above the planted versions, far below overflow.
     let id = serve.publish(1);
     let s = seq(&id);
-    assert!(s > 9 && s < 1 << 53, "{id}");
+    assert!(s > 8 && s < 1 << 53, "{id}");
     serve.stop();
 }

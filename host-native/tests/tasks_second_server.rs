@@ -49,8 +49,7 @@ fn a_second_server_on_the_same_data_directory_refuses_and_touches_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     let before = snapshot(data.path());
 
-    let began = Instant::now();
-    let second = command()
+    let mut second = command()
         .args([
             "serve",
             "--addr",
@@ -61,14 +60,25 @@ fn a_second_server_on_the_same_data_directory_refuses_and_touches_nothing() {
         .arg("--data")
         .arg(data.path())
         .stdout(Stdio::null())
-        .output()
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("the second server runs");
-    assert!(
-        began.elapsed() < Duration::from_secs(5),
-        "it gives up at once"
-    );
-    assert!(!second.status.success(), "{:?}", second.status);
-    let stderr = String::from_utf8_lossy(&second.stderr);
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if began.elapsed() > Duration::from_secs(5) {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second server is still running after 5 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "{status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
     assert!(
         stderr.contains("in use by another tidings server"),
         "a clear message: {stderr}"

@@ -695,3 +695,71 @@ fn workdir(requested: Option<&Path>) -> Result<PathBuf, TaskError> {
         None => Ok(std::env::current_dir()?),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::announce::CommitError;
+    use crate::tasks::CommandSpec;
+    use broker_core::{Epoch, EventId};
+    use std::sync::Mutex;
+
+    /// A ledger whose disk is full: remembers the pid of each record.
+    struct Full(Arc<Mutex<Vec<Option<u32>>>>);
+
+    impl TaskLedger for Full {
+        fn commit(
+            &mut self,
+            record: &mut Record,
+            _what: Announcement<'_>,
+        ) -> Result<EventId, CommitError> {
+            self.0.lock().expect("pids").push(record.task.pid);
+            Err(CommitError::Unsaved(std::io::Error::other("disk full")))
+        }
+
+        fn cursor(&self) -> EventId {
+            EventId::new(Epoch::new(1), 0)
+        }
+    }
+
+    #[test]
+    fn a_process_whose_creation_cannot_be_saved_is_killed_and_reaped() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let data = Arc::new(DataDir::open(tmp.path()).expect("data dir"));
+        data.subdir("tasks").expect("tasks folder");
+        let pids = Arc::new(Mutex::new(Vec::new()));
+        let (commands, _inbox) = mpsc::channel();
+        let (sorted, _) = watch::channel(Arc::new(Vec::new()));
+        let mut runner = Runner::new(
+            data,
+            Box::new(Full(Arc::clone(&pids))),
+            TaskConfig::default(),
+            commands,
+            sorted,
+            Arc::default(),
+        );
+        let err = runner
+            .create(Launch::Command(CreateTask {
+                command: CommandSpec::Shell("sleep 30".into()),
+                workdir: None,
+                name: None,
+                input: None,
+            }))
+            .expect_err("refused");
+        assert!(matches!(err, TaskError::Unavailable(_)), "{err:?}");
+        let pid = pids.lock().expect("pids")[0].expect("it was spawned");
+        let began = Instant::now();
+        // Gone entirely: neither running nor a zombie waiting to be reaped.
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                began.elapsed() < Duration::from_secs(5),
+                "{pid} left behind"
+            );
+            runner.settle();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(runner.entries.is_empty(), "no task was created");
+        let logs: Vec<_> = std::fs::read_dir(&runner.dir).expect("dir").collect();
+        assert!(logs.is_empty(), "its log is gone too: {logs:?}");
+    }
+}
