@@ -438,4 +438,51 @@ mod tests {
         let (_, bytes, _) = read_from(&path, 0, usize::MAX).expect("read");
         assert_eq!(bytes, &big[5000 - 1024..]);
     }
+
+    /// Counts warnings.
+    struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_disk_is_warned_about_once_and_the_offsets_stay_true() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_path, mut w) = writer(dir.path(), 1 << 20);
+        w.append(b"kept\n");
+        // Every write from now on fails with ENOSPC.
+        w.file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber =
+            tracing_subscriber::registry().with(Warnings(std::sync::Arc::clone(&count)));
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..100 {
+                w.append(b"lost output\n");
+            }
+        });
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "one warning per task"
+        );
+        assert!(
+            w.span().end <= 5,
+            "no offset for bytes never written: {:?}",
+            w.span()
+        );
+    }
 }
