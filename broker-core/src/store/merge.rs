@@ -223,6 +223,7 @@ mod tests {
                         entry = Some(e);
                     }
                     (None, TaskEvent::Status(u)) => waiting.push(u.clone()),
+                    (_, TaskEvent::Removed(_)) => unreachable!("no removal in this history"),
                 }
             }
             let task = entry.map(|e| e.task);
