@@ -133,8 +133,9 @@ pub(crate) struct Runner {
     /// Held until shutdown: the data directory's lock.
     data: Option<Arc<DataDir>>,
     host: Host,
-    /// For output threads to report end of file.
-    commands: mpsc::Sender<Command>,
+    /// For output threads to report end of file; dropped at shutdown, so the
+    /// thread ends once every handle and output thread is gone.
+    commands: Option<mpsc::Sender<Command>>,
     next_id: u64,
     /// Processes of tasks that left the table (or never entered it), reaped
     /// on every pass so no zombie is left behind.
@@ -168,7 +169,7 @@ impl Runner {
             data: Some(data),
             config,
             host: Host::current(),
-            commands,
+            commands: Some(commands),
             next_id: 0,
             leftovers: Vec::new(),
             closed: false,
@@ -474,7 +475,9 @@ impl Runner {
                 log_max: self.config.task_log_max,
                 now: started,
                 on_eof: Box::new(move || {
-                    let _ = commands.send(Command::Eof { id: eof_id });
+                    if let Some(commands) = commands {
+                        let _ = commands.send(Command::Eof { id: eof_id });
+                    }
                 }),
             };
             match process::spawn(&resolved.argv, how) {
@@ -655,6 +658,7 @@ impl Runner {
             }
         }
         self.data = None;
+        self.commands = None;
     }
 }
 
