@@ -92,8 +92,10 @@ pub(crate) fn log_path(dir: &Path, id: &TaskId) -> PathBuf {
 
 /// Reads every task record in `<data_dir>/tasks/` (creating the folder 0700).
 ///
-/// A record that cannot be read, parsed or trusted ([`validate`]) is skipped
-/// with a warning rather than keeping the server from starting; leftover
+/// A record that cannot be read, parsed or trusted (a version above the
+/// sequence's range, an implausible pid, oversized texts: see the README's
+/// data directory section) is skipped with a warning rather than keeping the
+/// server from starting; leftover
 /// temporary files from an interrupted write are removed, and files left
 /// readable by others by older versions are narrowed to 0600.
 pub fn load(data: Arc<DataDir>) -> Result<LoadedTasks, TaskError> {

@@ -314,7 +314,7 @@ pub(crate) enum InputError {
 ///
 /// A write to a PTY master blocks once the line discipline's buffer (about
 /// 4 KiB) is full and the program does not read; that must never happen
-/// under the manager's lock. So input is queued (bounded by
+/// on the task runner's thread. So input is queued (bounded by
 /// [`MAX_QUEUED_INPUT`]) and written by this thread, which ends when the
 /// queue's sender is dropped or the terminal goes away.
 struct Input {
