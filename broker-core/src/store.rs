@@ -14,14 +14,16 @@
 //!   events newer than it are applied on top;
 //! - a `task.status` carries only the status fields, so the store keeps the
 //!   other fields from the newest whole task it saw (see `merge`): the
-//!   outcome does not depend on the order events arrive in.
+//!   outcome does not depend on the order events arrive in;
+//! - a `task.removed` (the server dropped a finished task from its table)
+//!   removes the task when it is newer than what the store holds.
 //!
 //! Every call reports what it changed as [`Change`]s, and nothing for a
 //! no-op, so a UI redraws exactly the rows that moved.
 
 mod merge;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::id::{EventId, TaskId};
 use crate::task::Task;
@@ -135,15 +137,21 @@ impl TaskStore {
     /// if the events had arrived live), and report what that changed.
     pub fn handle_list_failed(&mut self) -> Vec<Change> {
         let held = self.held.take().unwrap_or_default();
-        let changed: BTreeSet<TaskId> = held.into_iter().filter_map(|e| self.apply(e)).collect();
-        changed.into_iter().map(Change::Upserted).collect()
+        // One change per task: the last one says how it ended up.
+        let mut changed: BTreeMap<TaskId, Change> = BTreeMap::new();
+        for change in held.into_iter().filter_map(|e| self.apply(e)) {
+            changed.insert(change_id(&change).clone(), change);
+        }
+        changed.into_values().collect()
     }
 
     /// Applies one `task.*` event (others are ignored). An event whose version
     /// is not newer than the task it touches changes nothing.
     ///
     /// `task.created` and `task.updated` carry the whole task; `task.status`
-    /// carries the payload of [`StatusChange::to_data`](crate::StatusChange::to_data).
+    /// carries the payload of [`StatusChange::to_data`](crate::StatusChange::to_data);
+    /// `task.removed` carries `{"task_id", "version"}` and removes the task
+    /// (reported as [`Change::Removed`]) when newer than what the store holds.
     /// Malformed data is an error and leaves the store as it was. While a
     /// list is in flight a valid event is held and `Ok(vec![])` returned;
     /// its change is reported when the list lands.
@@ -151,17 +159,14 @@ impl TaskStore {
         let event = match kind {
             "task.created" | "task.updated" => TaskEvent::Snapshot(parse(kind, data)?),
             "task.status" => TaskEvent::Status(parse(kind, data)?),
+            "task.removed" => TaskEvent::Removed(parse(kind, data)?),
             _ => return Ok(Vec::new()),
         };
         if let Some(held) = &mut self.held {
             held.push(event);
             return Ok(Vec::new());
         }
-        Ok(self
-            .apply(event)
-            .map(Change::Upserted)
-            .into_iter()
-            .collect())
+        Ok(self.apply(event).into_iter().collect())
     }
 
     /// One task.
@@ -184,9 +189,26 @@ impl TaskStore {
         self.tasks.is_empty()
     }
 
-    /// Merges one event; the id of the task it visibly changed, if any.
-    fn apply(&mut self, event: TaskEvent) -> Option<TaskId> {
+    /// Merges one event; what it visibly changed, if anything.
+    fn apply(&mut self, event: TaskEvent) -> Option<Change> {
         let id = event.task_id().clone();
+        if let TaskEvent::Removed(removal) = &event {
+            if self
+                .orphans
+                .get(&id)
+                .is_some_and(|held| held.version < removal.version)
+            {
+                self.orphans.remove(&id);
+            }
+            let newer = self
+                .tasks
+                .get(&id)
+                .is_some_and(|entry| entry.task.version < removal.version);
+            return newer.then(|| {
+                self.tasks.remove(&id);
+                Change::Removed(id)
+            });
+        }
         let changed = match (self.tasks.get_mut(&id), event) {
             (Some(entry), TaskEvent::Snapshot(task)) => entry.merge_snapshot(task),
             (Some(entry), TaskEvent::Status(update)) => entry.merge_status(&update),
@@ -210,9 +232,9 @@ impl TaskStore {
                 }
                 false
             }
-            (None, _) => false,
+            (None, _) | (_, TaskEvent::Removed(_)) => false,
         };
-        changed.then_some(id)
+        changed.then_some(Change::Upserted(id))
     }
 }
 

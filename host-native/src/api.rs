@@ -95,21 +95,23 @@ async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body
             stream::open(&state.hub, &state.streams, req.headers(), req.uri().query())
         }
         (RouteName::Events, _) => publish_event(state, req).await,
-        (RouteName::Tasks, Method::GET) => Ok(json_response(StatusCode::OK, &state.tasks.list())),
+        (RouteName::Tasks, Method::GET) => {
+            Ok(json_response(StatusCode::OK, &state.tasks.list().await?))
+        }
         (RouteName::Tasks, _) => create_task(state, req).await,
         (RouteName::Terminal, _) => create_terminal(state, req).await,
         (RouteName::Task, Method::GET) => Ok(json_response(
             StatusCode::OK,
-            &state.tasks.get(&task_id()?)?,
+            &state.tasks.get(&task_id()?).await?,
         )),
         (RouteName::Task, _) => Ok(json_response(
             StatusCode::OK,
-            &state.tasks.kill(&task_id()?)?,
+            &state.tasks.kill(&task_id()?).await?,
         )),
         (RouteName::TaskOutput, _) => {
             let tail = parse_tail(req.uri().query())?;
-            let output = state.tasks.output(&task_id()?, tail)?;
-            Ok(json_response(StatusCode::OK, &json!({ "output": output })))
+            let output = state.tasks.output(&task_id()?, tail).await?;
+            Ok(json_response(StatusCode::OK, &output))
         }
         (RouteName::TaskInput, _) => {
             let id = task_id()?;
@@ -117,7 +119,7 @@ async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body
             let text = body.string("text")?;
             Ok(json_response(
                 StatusCode::OK,
-                &state.tasks.send_input(&id, &text)?,
+                &state.tasks.send_input(&id, &text).await?,
             ))
         }
         (RouteName::TaskRename, _) => {
@@ -126,7 +128,7 @@ async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body
             let name = body.string("name")?;
             Ok(json_response(
                 StatusCode::OK,
-                &state.tasks.rename(&id, &name)?,
+                &state.tasks.rename(&id, &name).await?,
             ))
         }
         (RouteName::Health, _) => Ok(json_response(StatusCode::OK, &health(state))),
@@ -239,7 +241,7 @@ async fn create_task(state: &State, req: Request<Incoming>) -> Result<Response<B
     };
     Ok(json_response(
         StatusCode::CREATED,
-        &state.tasks.create(request)?,
+        &state.tasks.create(request).await?,
     ))
 }
 
@@ -256,6 +258,9 @@ async fn create_terminal(
     };
     Ok(json_response(
         StatusCode::CREATED,
-        &state.tasks.create_terminal(workdir.map(PathBuf::from))?,
+        &state
+            .tasks
+            .create_terminal(workdir.map(PathBuf::from))
+            .await?,
     ))
 }

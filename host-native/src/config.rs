@@ -33,6 +33,19 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
 /// No output for this long means `waiting-for-input`.
 pub const DEFAULT_IDLE_THRESHOLD: Duration = Duration::from_secs(90);
+/// The most output bytes one task's log keeps (the newest).
+pub const DEFAULT_TASK_LOG_MAX: u64 = crate::tasks::DEFAULT_TASK_LOG_MAX;
+/// The largest `--task-log-max` accepted (1 TiB).
+pub const MAX_TASK_LOG_MAX: u64 = 1 << 40;
+/// The most tasks alive at once; more get `429`.
+pub const DEFAULT_MAX_LIVE_TASKS: usize = crate::tasks::DEFAULT_MAX_LIVE_TASKS;
+/// The largest `--max-live-tasks` accepted (each live task holds 4
+/// descriptors and 2 threads).
+pub const MAX_MAX_LIVE_TASKS: usize = 100_000;
+/// Finished tasks kept; older ones are removed and announced as `task.removed`.
+pub const DEFAULT_KEEP_FINISHED: usize = crate::tasks::DEFAULT_KEEP_FINISHED;
+/// The largest `--keep-finished` accepted.
+pub const MAX_KEEP_FINISHED: usize = 10_000_000;
 
 /// Everything the server needs to start. `Default` gives the documented
 /// defaults (with a fresh random token and the default `www/`).
@@ -70,6 +83,12 @@ pub struct Config {
     pub idle_threshold: Duration,
     /// The shell of `POST /api/tasks/terminal`; `None` uses `$SHELL`, then `/bin/sh`.
     pub shell: Option<String>,
+    /// The most output bytes a task's log keeps (the newest).
+    pub task_log_max: u64,
+    /// The most live tasks; more get `429`.
+    pub max_live_tasks: usize,
+    /// Finished tasks kept (oldest removed first, announced as `task.removed`).
+    pub keep_finished: usize,
 }
 
 /// Where the access token comes from.
@@ -103,6 +122,9 @@ impl Default for Config {
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
             idle_threshold: DEFAULT_IDLE_THRESHOLD,
             shell: None,
+            task_log_max: DEFAULT_TASK_LOG_MAX,
+            max_live_tasks: DEFAULT_MAX_LIVE_TASKS,
+            keep_finished: DEFAULT_KEEP_FINISHED,
         }
     }
 }
@@ -188,6 +210,20 @@ pub struct ServeArgs {
     /// Shell for terminal tasks [default: $SHELL, else /bin/sh].
     #[arg(long, env = "TIDINGS_SHELL")]
     pub shell: Option<String>,
+    /// Most bytes of output a task's log keeps (the newest; older output is
+    /// dropped and the output API says from which offset the log starts).
+    #[arg(long, env = "TIDINGS_TASK_LOG_MAX", value_name = "BYTES", default_value_t = DEFAULT_TASK_LOG_MAX,
+          value_parser = clap::value_parser!(u64).range(crate::tasks::MIN_LOG_MAX..=MAX_TASK_LOG_MAX))]
+    pub task_log_max: u64,
+    /// Most tasks alive at once; more get 429.
+    #[arg(long, env = "TIDINGS_MAX_LIVE_TASKS", value_name = "N", default_value_t = DEFAULT_MAX_LIVE_TASKS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_MAX_LIVE_TASKS as u64))]
+    pub max_live_tasks: usize,
+    /// Finished tasks kept; older ones are removed with their logs (oldest
+    /// finished first) and announced as task.removed.
+    #[arg(long, env = "TIDINGS_KEEP_FINISHED", value_name = "N", default_value_t = DEFAULT_KEEP_FINISHED,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_KEEP_FINISHED as u64))]
+    pub keep_finished: usize,
 }
 
 impl From<ServeArgs> for Config {
@@ -214,6 +250,9 @@ impl From<ServeArgs> for Config {
             reconcile_interval: args.reconcile_interval,
             idle_threshold: args.idle_threshold,
             shell: args.shell,
+            task_log_max: args.task_log_max,
+            max_live_tasks: args.max_live_tasks,
+            keep_finished: args.keep_finished,
         }
     }
 }
@@ -289,5 +328,41 @@ mod tests {
         assert_eq!(from_flags.header_read_timeout, defaults.header_read_timeout);
         assert_eq!(from_flags.reconcile_interval, defaults.reconcile_interval);
         assert_eq!(from_flags.idle_threshold, defaults.idle_threshold);
+        assert_eq!(from_flags.task_log_max, defaults.task_log_max);
+        assert_eq!(from_flags.max_live_tasks, defaults.max_live_tasks);
+        assert_eq!(from_flags.keep_finished, defaults.keep_finished);
+    }
+
+    #[test]
+    fn task_limits_out_of_range_are_refused() {
+        for bad in [
+            ["--task-log-max", "0"],
+            ["--task-log-max", "1023"],
+            ["--max-live-tasks", "0"],
+            ["--max-live-tasks", "100001"],
+            ["--keep-finished", "-1"],
+        ] {
+            let parsed = Cli::try_parse_from(["tidings", bad[0], bad[1]]);
+            assert!(parsed.is_err(), "{bad:?}");
+        }
+        let ok = Cli::try_parse_from([
+            "tidings",
+            "--task-log-max",
+            "4096",
+            "--max-live-tasks",
+            "3",
+            "--keep-finished",
+            "0",
+        ])
+        .expect("parses");
+        let config = Config::from(ok.serve);
+        assert_eq!(
+            (
+                config.task_log_max,
+                config.max_live_tasks,
+                config.keep_finished
+            ),
+            (4096, 3, 0)
+        );
     }
 }

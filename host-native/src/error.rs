@@ -41,6 +41,13 @@ pub enum ApiError {
         /// The cap.
         limit: usize,
     },
+    /// A cap on the caller's requests is reached (live tasks).
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// A change could not be made durable (nothing was announced); the
+    /// client may retry.
+    #[error("{0}")]
+    NotSaved(String),
     /// The open-stream cap is reached.
     #[error("too many open streams, retry later")]
     Unavailable {
@@ -63,6 +70,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotSaved(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,6 +92,9 @@ impl ApiError {
             ApiError::Unavailable { retry_after } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
             }
+            ApiError::NotSaved(_) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(1u64));
+            }
             _ => {}
         }
         response
@@ -95,6 +107,8 @@ impl From<TaskError> for ApiError {
             TaskError::NotFound => ApiError::NotFound("no such task".into()),
             TaskError::NotLive => ApiError::Conflict(e.to_string()),
             TaskError::Invalid(text) => ApiError::BadRequest(text),
+            TaskError::TooManyLive { .. } => ApiError::TooManyRequests(e.to_string()),
+            TaskError::Unavailable(text) => ApiError::NotSaved(text),
             TaskError::Io(io) => {
                 tracing::error!(error = %io, "task i/o failed");
                 ApiError::Internal(format!("i/o error: {io}"))

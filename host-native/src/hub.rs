@@ -21,6 +21,8 @@ use serde_json::{Map, Value};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
+use crate::seq::SeqBlocks;
+
 /// Cloneable handle to the broker. Publishing never fails and never blocks on
 /// subscribers: it appends to the broker's history under a lock held for the
 /// length of one append, then wakes the streams.
@@ -35,6 +37,9 @@ struct Inner {
     wake: Arc<Notify>,
     /// Set once by [`Hub::close`]: every stream ends with `end{shutdown}`.
     closing: AtomicBool,
+    /// The durable `SEQ` reservation, told of every `SEQ` handed out (after
+    /// the broker's lock is released; atomics only).
+    seq: Option<Arc<SeqBlocks>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -54,12 +59,36 @@ impl Hub {
     /// A hub for one broker life. `first_seq` continues the sequence above
     /// every version already persisted (the broker takes 0 as 1).
     pub fn new(epoch: Epoch, first_seq: u64, config: BrokerConfig) -> Self {
+        Hub::build(epoch, first_seq, config, None)
+    }
+
+    /// A hub whose `SEQ`s come from a durable reservation (what the server
+    /// uses): it starts at the reservation's first `SEQ` and reports every
+    /// `SEQ` it hands out, so the next block is reserved ahead of need.
+    pub fn reserved(epoch: Epoch, seq: Arc<SeqBlocks>, config: BrokerConfig) -> Self {
+        Hub::build(epoch, seq.first_seq(), config, Some(seq))
+    }
+
+    fn build(
+        epoch: Epoch,
+        first_seq: u64,
+        config: BrokerConfig,
+        seq: Option<Arc<SeqBlocks>>,
+    ) -> Self {
         Hub {
             inner: Arc::new(Inner {
                 broker: Mutex::new(Broker::new(epoch, first_seq, config)),
                 wake: Arc::new(Notify::new()),
                 closing: AtomicBool::new(false),
+                seq,
             }),
+        }
+    }
+
+    /// After the lock is released: the reservation hears of the `SEQ`.
+    fn handed_out(&self, id: EventId) {
+        if let Some(seq) = &self.inner.seq {
+            seq.handed_out(id.seq);
         }
     }
 
@@ -81,6 +110,7 @@ impl Hub {
         data: Map<String, Value>,
     ) -> EventId {
         let id = self.broker().publish(kind, task, &data);
+        self.handed_out(id);
         self.inner.wake.notify_waiters();
         id
     }
@@ -99,6 +129,7 @@ impl Hub {
             let data = build(broker.next_id());
             broker.publish(kind, task, &data)
         };
+        self.handed_out(id);
         self.inner.wake.notify_waiters();
         id
     }

@@ -30,7 +30,8 @@
 //! contract (design.md), and `main.rs` only parses the command line.
 //!
 //! Modules: [`hub`] (the broker behind a lock), [`server`] (start/stop),
-//! [`config`], `api` (routing and REST handlers), `stream` (the SSE body),
+//! [`config`], [`data_dir`] (the locked, private data directory), [`seq`]
+//! (`SEQ` reserved in durable blocks), `api` (routing and REST handlers), `stream` (the SSE body),
 //! `auth`, `static_files`, `metrics`, `openapi`, [`tasks`] (the task runner),
 //! and the CLI tools [`watch`] and [`parse`].
 #![forbid(unsafe_code)]
@@ -39,6 +40,7 @@ mod api;
 mod auth;
 mod body;
 pub mod config;
+pub mod data_dir;
 mod error;
 pub mod hub;
 mod metrics;
@@ -46,6 +48,7 @@ pub mod openapi;
 pub mod parse;
 mod random;
 pub mod router;
+pub mod seq;
 pub mod server;
 mod static_files;
 mod stream;
@@ -54,6 +57,7 @@ pub mod watch;
 
 pub use body::Body;
 pub use config::{Config, ServeArgs, TokenSource};
+pub use data_dir::{DataDir, DataDirError};
 pub use hub::{Hub, Subscription};
 pub use server::{start, Running, StartError};
 pub use stream::{EventsEndpoint, StreamOptions};

@@ -21,6 +21,8 @@ struct Cli {
     serve: tidings::ServeArgs,
 }
 
+// Parsed once at start: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).

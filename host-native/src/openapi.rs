@@ -37,6 +37,12 @@ pub fn document() -> Value {
     let too_large = error("The body is larger than the cap (64 KiB by default).");
     let not_found = error("No such task.");
     let forbidden = error("A state-changing request with cookie credentials from another origin.");
+    let unsaved = || {
+        error(
+            "The change could not be saved (the data directory failed); nothing was changed or \
+             announced. Retry later (Retry-After).",
+        )
+    };
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -51,7 +57,9 @@ pub fn document() -> Value {
                 "get": {
                     "summary": "The SSE stream",
                     "description": "Frames: `retry` and `ready {epoch, resumed, head}`; events with `id: EPOCH-SEQ`; \
-                        `lagged {dropped}`; `: keep-alive` comments; `end {reason: max-lifetime|shutdown}`.",
+                        `lagged {dropped}`; `: keep-alive` comments; `end {reason: max-lifetime|shutdown}`. \
+                        Task events: `task.created` and `task.updated` (the Task), `task.status`, and \
+                        `task.removed` (TaskRemoved: a finished task left the table, `--keep-finished`).",
                     "parameters": [
                         {"name": "types", "in": "query", "schema": {"type": "string"},
                          "description": "Comma-separated event types or `prefix.*` patterns."},
@@ -110,7 +118,9 @@ pub fn document() -> Value {
                     }), true),
                     "responses": {
                         "201": ok_json("The task (task.created was published).", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large
+                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large,
+                        "429": error("At the live-task cap (--max-live-tasks); nothing was started."),
+                        "503": unsaved()
                     }
                 }
             },
@@ -123,7 +133,9 @@ pub fn document() -> Value {
                     }), false),
                     "responses": {
                         "201": ok_json("The task.", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large
+                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large,
+                        "429": error("At the live-task cap (--max-live-tasks); nothing was started."),
+                        "503": unsaved()
                     }
                 }
             },
@@ -142,18 +154,28 @@ pub fn document() -> Value {
                     "responses": {
                         "200": ok_json("The task, now killed.", task_ref()),
                         "401": unauthorized, "403": forbidden, "404": not_found,
-                        "409": error("The task has already finished.")
+                        "409": error("The task has already finished."),
+                        "503": unsaved()
                     }
                 }
             },
             "/api/tasks/{id}/output": {
                 "parameters": [id_param()],
                 "get": {
-                    "summary": "The last lines of a task's output",
+                    "summary": "The last lines of a task's output, with byte offsets",
+                    "description": "Offsets count every byte the task ever wrote. The log keeps at most \
+                        --task-log-max bytes (the newest): `start` is the first offset still kept, `end` the \
+                        offset just past the last byte, `from` where `output` begins.",
                     "parameters": [{"name": "tail", "in": "query",
                                     "schema": {"type": "integer", "minimum": 0, "maximum": 100000, "default": 100}}],
                     "responses": {
-                        "200": ok_json("The output.", json!({"type": "object", "properties": {"output": {"type": "string"}}})),
+                        "200": ok_json("The output.", json!({"type": "object",
+                            "required": ["output", "from", "start", "end"],
+                            "properties": {
+                                "output": {"type": "string", "description": "The last lines as plain text (ANSI removed)."},
+                                "from": {"type": "integer", "description": "The byte offset `output` begins at."},
+                                "start": {"type": "integer", "description": "The first byte offset the log still holds (> 0: older output was dropped)."},
+                                "end": {"type": "integer", "description": "The byte offset just past the last byte written."}}})),
                         "400": bad, "401": unauthorized, "404": not_found
                     }
                 }
@@ -167,7 +189,7 @@ pub fn document() -> Value {
                     "responses": {
                         "200": ok_json("The task.", task_ref()),
                         "400": bad, "401": unauthorized, "403": forbidden, "404": not_found,
-                        "409": error("The task has finished."), "413": too_large
+                        "409": error("The task has finished."), "413": too_large, "503": unsaved()
                     }
                 }
             },
@@ -179,7 +201,8 @@ pub fn document() -> Value {
                                                "properties": {"name": {"type": "string"}}}), true),
                     "responses": {
                         "200": ok_json("The task.", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "404": not_found, "413": too_large
+                        "400": bad, "401": unauthorized, "403": forbidden, "404": not_found, "413": too_large,
+                        "503": unsaved()
                     }
                 }
             },
@@ -218,6 +241,11 @@ pub fn document() -> Value {
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "TaskRemoved": {"type": "object", "required": ["task_id", "version"],
+                    "description": "Data of the `task.removed` event: a finished task left the table (--keep-finished) with its log.",
+                    "properties": {
+                        "task_id": {"type": "string"},
+                        "version": {"type": "integer", "description": "The SEQ of this event, like every task event's version."}}},
                 "TaskList": {"type": "object", "required": ["tasks", "cursor"], "properties": {
                     "tasks": {"type": "array", "items": task_ref()},
                     "cursor": {"type": "string", "description": "The newest event id reflected in `tasks`."}}},

@@ -19,8 +19,10 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, State};
 use crate::auth::Auth;
 use crate::config::{Config, TokenSource};
+use crate::data_dir::{DataDir, DataDirError};
 use crate::hub::Hub;
 use crate::random::{self, RandomError};
+use crate::seq::{SeqBlocks, SeqError};
 use crate::static_files::StaticFiles;
 use crate::stream::{StreamOptions, StreamSettings};
 use crate::tasks::{self, TaskConfig, TaskError, TaskManager};
@@ -46,14 +48,13 @@ pub enum StartError {
         /// What failed.
         source: io::Error,
     },
-    /// The data directory could not be created or read.
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: String,
-        /// What failed.
-        source: io::Error,
-    },
+    /// The data directory could not be created or locked (another server
+    /// holds it).
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The durable `SEQ` reservation could not be read or written.
+    #[error("event sequence: {0}")]
+    Seq(#[from] SeqError),
     /// Persisted tasks could not be loaded.
     #[error("loading tasks: {0}")]
     Tasks(#[from] TaskError),
@@ -83,6 +84,8 @@ pub struct Running {
     stop_accepting: CancellationToken,
     accept_loop: JoinHandle<GracefulShutdown>,
     force_close: CancellationToken,
+    seq: Arc<SeqBlocks>,
+    data: Arc<DataDir>,
 }
 
 impl std::fmt::Debug for Running {
@@ -123,6 +126,11 @@ impl Running {
         }
         self.force_close.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(1), self.tasks.shutdown()).await;
+        // Nothing writes the data directory after this: its lock goes with
+        // the last holder.
+        let seq = self.seq;
+        let _ = tokio::task::spawn_blocking(move || seq.close()).await;
+        drop(self.data);
     }
 }
 
@@ -137,15 +145,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     } else {
         resolve_token(&config.token)?
     };
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let loaded = tasks::load(&config.data_dir)?;
+    // Locked before anything in it is read or written: a second server on
+    // the same directory stops here, having touched nothing.
+    let data = Arc::new(DataDir::open(&config.data_dir)?);
+    let loaded = tasks::load(Arc::clone(&data))?;
+    let seq = Arc::new(SeqBlocks::open(Arc::clone(&data), loaded.max_version())?);
     let epoch = Epoch::new(random::os_u64()?);
-    let hub = Hub::new(
+    let hub = Hub::reserved(
         epoch,
-        loaded.max_version() + 1,
+        Arc::clone(&seq),
         BrokerConfig {
             history: config.history,
             queue: config.queue,
@@ -160,12 +168,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         loaded,
         hub.clone(),
         TaskConfig {
-            data_dir: config.data_dir.clone(),
             reconcile_interval: config.reconcile_interval,
             idle_threshold: config.idle_threshold,
             shell: config.shell.clone(),
+            task_log_max: config.task_log_max,
+            max_live_tasks: config.max_live_tasks,
+            keep_finished: config.keep_finished,
         },
-    );
+    )
+    .await?;
     let state = Arc::new(State {
         hub: hub.clone(),
         tasks: task_manager.clone(),
@@ -199,6 +210,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stop_accepting,
         accept_loop,
         force_close,
+        seq,
+        data,
     })
 }
 

@@ -14,7 +14,7 @@ use tidings::tasks::{CommandSpec, CreateTask};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_readers_see_one_event_per_transition() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 1);
+    let (manager, hub) = start(dir.path(), 1).await;
     let mut events = Events::new(&hub);
 
     // Two transitions to race on: running → waiting-for-input (the read),
@@ -26,6 +26,7 @@ async fn a_thousand_concurrent_readers_see_one_event_per_transition() {
             name: None,
             input: None,
         })
+        .await
         .expect("create");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -39,9 +40,9 @@ async fn a_thousand_concurrent_readers_see_one_event_per_transition() {
         readers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 if i % 2 == 0 {
-                    let _ = manager.list();
+                    let _ = manager.list().await.expect("list");
                 } else {
-                    manager.get(&id).expect("get");
+                    manager.get(&id).await.expect("get");
                 }
                 requests.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -56,7 +57,7 @@ async fn a_thousand_concurrent_readers_see_one_event_per_transition() {
             Duration::from_secs(10),
         )
         .await;
-    manager.send_input(&task.id, "go\n").expect("input");
+    manager.send_input(&task.id, "go\n").await.expect("input");
     events
         .wait_status(&task.id, TaskStatus::Completed, Duration::from_secs(10))
         .await;
@@ -74,7 +75,7 @@ async fn a_thousand_concurrent_readers_see_one_event_per_transition() {
     );
     let seqs: Vec<u64> = events.about(&task.id).iter().map(|e| e.seq()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
-    let detail = manager.get(&task.id).expect("get");
+    let detail = manager.get(&task.id).await.expect("get");
     assert_eq!(detail.task.exit_code, Some(3));
     assert_eq!(detail.task.version, *seqs.last().expect("events"));
     manager.shutdown().await;

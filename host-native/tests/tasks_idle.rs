@@ -15,7 +15,8 @@ async fn silence_means_waiting_and_output_means_running_again() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (manager, hub) = start_with(dir.path(), 1, |c| {
         c.idle_threshold = Duration::from_millis(300);
-    });
+    })
+    .await;
     let mut events = Events::new(&hub);
     let task = manager
         .create(CreateTask {
@@ -24,6 +25,7 @@ async fn silence_means_waiting_and_output_means_running_again() {
             name: None,
             input: None,
         })
+        .await
         .expect("create");
     events
         .wait_status(&task.id, TaskStatus::Completed, Duration::from_secs(8))

@@ -12,7 +12,7 @@ use tidings::tasks::{CommandSpec, CreateTask, TaskError, MAX_QUEUED_INPUT};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_nobody_reads_is_bounded_and_never_blocks() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, _hub) = start(dir.path(), 1);
+    let (manager, _hub) = start(dir.path(), 1).await;
     let task = manager
         .create(CreateTask {
             command: CommandSpec::Argv(vec!["sleep".into(), "100".into()]),
@@ -20,6 +20,7 @@ async fn input_nobody_reads_is_bounded_and_never_blocks() {
             name: None,
             input: None,
         })
+        .await
         .expect("create");
 
     // Far more than the terminal buffers: each call returns at once.
@@ -27,7 +28,7 @@ async fn input_nobody_reads_is_bounded_and_never_blocks() {
     let began = Instant::now();
     let mut accepted = 0;
     let refused = loop {
-        match manager.send_input(&task.id, &chunk) {
+        match manager.send_input(&task.id, &chunk).await {
             Ok(_) => accepted += chunk.len(),
             Err(e) => break e,
         }
@@ -37,13 +38,13 @@ async fn input_nobody_reads_is_bounded_and_never_blocks() {
     assert!(accepted >= MAX_QUEUED_INPUT / 2);
     assert!(began.elapsed() < Duration::from_secs(2));
     // The runner is still responsive.
-    assert_eq!(manager.list().tasks.len(), 1);
+    assert_eq!(manager.list().await.expect("list").tasks.len(), 1);
     assert!(matches!(
-        manager.send_input(&task.id, ""),
+        manager.send_input(&task.id, "").await,
         Err(TaskError::Invalid(_))
     ));
 
-    let killed = manager.kill(&task.id).expect("kill");
+    let killed = manager.kill(&task.id).await.expect("kill");
     assert_eq!(killed.status, TaskStatus::Killed);
     manager.shutdown().await;
 }

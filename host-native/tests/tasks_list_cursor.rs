@@ -15,14 +15,14 @@ use tidings::tasks::{CommandSpec, CreateTask};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_cursor_matches_the_listed_tasks_under_concurrent_changes() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 1);
+    let (manager, hub) = start(dir.path(), 1).await;
     let mut events = Events::new(&hub);
 
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
         let manager = manager.clone();
         let done = Arc::clone(&done);
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(async move {
             for i in 0..40 {
                 let task = manager
                     .create(CreateTask {
@@ -31,19 +31,23 @@ async fn the_cursor_matches_the_listed_tasks_under_concurrent_changes() {
                         name: Some(format!("n{i}")),
                         input: None,
                     })
+                    .await
                     .expect("create");
-                manager.rename(&task.id, &format!("r{i}")).expect("rename");
+                manager
+                    .rename(&task.id, &format!("r{i}"))
+                    .await
+                    .expect("rename");
             }
             done.store(true, Ordering::Release);
         })
     };
     let mut lists = Vec::new();
     while !done.load(Ordering::Acquire) {
-        lists.push(manager.list());
+        lists.push(manager.list().await.expect("list"));
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     writer.await.expect("writer");
-    lists.push(manager.list());
+    lists.push(manager.list().await.expect("list"));
     assert!(lists.len() > 5, "lists were taken during the changes");
 
     events.pump();

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use broker_core::EventType;
 use serde_json::Map;
 use tasks_support::start;
-use tidings::tasks::{self, CommandSpec, CreateTask};
+use tidings::tasks::{CommandSpec, CreateTask};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_match_the_announced_versions_despite_other_publishers() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 1);
+    let (manager, hub) = start(dir.path(), 1).await;
     let stop = Arc::new(AtomicBool::new(false));
     let noise = {
         let hub = hub.clone();
@@ -38,26 +38,32 @@ async fn records_match_the_announced_versions_despite_other_publishers() {
                 name: None,
                 input: None,
             })
+            .await
             .expect("create");
-        manager.rename(&task.id, &format!("t{i}")).expect("rename");
-        manager.kill(&task.id).expect("kill");
+        manager
+            .rename(&task.id, &format!("t{i}"))
+            .await
+            .expect("rename");
+        manager.kill(&task.id).await.expect("kill");
         ids.push(task.id);
     }
     stop.store(true, Ordering::Relaxed);
     let published = noise.join().expect("noise");
     assert!(published > 0);
 
-    let listed = manager.list();
-    let loaded = tasks::load(dir.path()).expect("load");
+    let listed = manager.list().await.expect("list");
+    // Shut down first: the data directory is locked while a runner holds it.
+    manager.shutdown().await;
+    let loaded = tasks_support::load(dir.path());
     assert_eq!(loaded.len(), ids.len());
     let on_disk = loaded.max_version();
     let in_memory = listed.tasks.iter().map(|t| t.version).max().expect("tasks");
     assert_eq!(on_disk, in_memory);
-    manager.shutdown().await;
+    drop(loaded);
 
     // A restart sees every record exactly as the last event left it.
-    let (second, _hub2) = start(dir.path(), 2);
-    let again = second.list();
+    let (second, _hub2) = start(dir.path(), 2).await;
+    let again = second.list().await.expect("list");
     for task in &listed.tasks {
         let reloaded = again
             .tasks

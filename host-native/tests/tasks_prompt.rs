@@ -12,7 +12,7 @@ use tidings::tasks::{CommandSpec, CreateTask, TaskError};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 1);
+    let (manager, hub) = start(dir.path(), 1).await;
     let mut events = Events::new(&hub);
 
     let task = manager
@@ -22,6 +22,7 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
             name: None,
             input: None,
         })
+        .await
         .expect("create");
     assert_eq!(task.status, TaskStatus::Running);
     assert!(task.pid.is_some());
@@ -41,7 +42,9 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
         let began = std::time::Instant::now();
         while !manager
             .output(&task.id, 5)
+            .await
             .expect("output")
+            .output
             .contains("name? ")
         {
             assert!(began.elapsed() < Duration::from_secs(5), "no prompt");
@@ -62,7 +65,7 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
         "waiting-for-input took {waited:?}, tick {TICK:?}"
     );
 
-    let after_input = manager.send_input(&task.id, "bob\n").expect("input");
+    let after_input = manager.send_input(&task.id, "bob\n").await.expect("input");
     assert_eq!(after_input.status, TaskStatus::Running);
 
     events
@@ -72,7 +75,7 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
         events.statuses(&task.id),
         ["waiting-for-input", "running", "completed"]
     );
-    let detail = manager.get(&task.id).expect("get");
+    let detail = manager.get(&task.id).await.expect("get");
     assert_eq!(detail.task.status, TaskStatus::Completed);
     assert_eq!(detail.task.exit_code, Some(0));
     assert!(detail.task.finished_at.is_some());
@@ -84,7 +87,9 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
     );
     assert!(manager
         .output(&task.id, 1)
+        .await
         .expect("output")
+        .output
         .contains("hi bob"));
 
     // Every event carries the version it gave the task; the last is the
@@ -99,17 +104,20 @@ async fn a_prompt_waits_for_input_then_completes_with_the_answer() {
 
     // A finished task takes no input and cannot be killed.
     assert!(matches!(
-        manager.send_input(&task.id, "x\n"),
+        manager.send_input(&task.id, "x\n").await,
         Err(TaskError::NotLive)
     ));
-    assert!(matches!(manager.kill(&task.id), Err(TaskError::NotLive)));
+    assert!(matches!(
+        manager.kill(&task.id).await,
+        Err(TaskError::NotLive)
+    ));
     manager.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_input_is_typed_once_the_program_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 2);
+    let (manager, hub) = start(dir.path(), 2).await;
     let mut events = Events::new(&hub);
     let task = manager
         .create(CreateTask {
@@ -122,13 +130,14 @@ async fn initial_input_is_typed_once_the_program_reads() {
             name: Some("asks".into()),
             input: Some("abc\n".into()),
         })
+        .await
         .expect("create");
     assert_eq!(task.name, "asks");
     assert_eq!(task.command, "sh -c sleep 0.2; read x; echo got $x");
     events
         .wait_status(&task.id, TaskStatus::Completed, Duration::from_secs(6))
         .await;
-    let detail = manager.get(&task.id).expect("get");
+    let detail = manager.get(&task.id).await.expect("get");
     assert_eq!(detail.task.exit_code, Some(0));
     assert!(
         detail.recent_output.contains("got abc"),

@@ -22,34 +22,39 @@ fn shell(text: &str) -> CreateTask {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_keeps_tasks_and_reconciles_the_interrupted_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (first, hub1) = start(dir.path(), 1);
-    let done = first.create(shell("echo finished")).expect("create");
-    let sleeper = first.create(shell("sleep 100")).expect("create");
+    let (first, hub1) = start(dir.path(), 1).await;
+    let done = first.create(shell("echo finished")).await.expect("create");
+    let sleeper = first.create(shell("sleep 100")).await.expect("create");
     let stubborn = first
         .create(shell("trap '' HUP; echo armed; sleep 100"))
+        .await
         .expect("create");
-    let renamed = first.rename(&sleeper.id, "nap").expect("rename");
+    let renamed = first.rename(&sleeper.id, "nap").await.expect("rename");
     assert_eq!(renamed.name, "nap");
-    eventually(Duration::from_secs(5), "the first task completes", || {
-        let s = first.get(&done.id).expect("get").task.status;
-        async move { s == TaskStatus::Completed }
+    eventually(
+        Duration::from_secs(5),
+        "the first task completes",
+        async || {
+            let s = first.get(&done.id).await.expect("get").task.status;
+            s == TaskStatus::Completed
+        },
+    )
+    .await;
+    eventually(Duration::from_secs(5), "the trap is armed", async || {
+        let out = first.output(&stubborn.id, 5).await.expect("output").output;
+        out.contains("armed")
     })
     .await;
-    eventually(Duration::from_secs(5), "the trap is armed", || {
-        let out = first.output(&stubborn.id, 5).expect("output");
-        async move { out.contains("armed") }
-    })
-    .await;
-    let before = first.list();
+    let before = first.list().await.expect("list");
     let stubborn_pid = stubborn.pid.expect("pid");
     let sleeper_pid = sleeper.pid.expect("pid");
     first.shutdown().await;
     drop(hub1);
 
     // The hang-up ends the plain sleeper; the stubborn one outlives us.
-    eventually(Duration::from_secs(5), "the sleeper hangs up", || {
+    eventually(Duration::from_secs(5), "the sleeper hangs up", async || {
         let alive = pid_alive(sleeper_pid);
-        async move { !alive }
+        !alive
     })
     .await;
     assert!(
@@ -57,12 +62,13 @@ async fn a_restart_keeps_tasks_and_reconciles_the_interrupted_ones() {
         "the HUP-ignoring task survived the shutdown"
     );
 
-    let loaded = tidings::tasks::load(dir.path()).expect("load");
+    let loaded = tasks_support::load(dir.path());
     assert_eq!(loaded.len(), 3);
     let max_before = before.tasks.iter().map(|t| t.version).max().expect("tasks");
     assert_eq!(loaded.max_version(), max_before);
+    drop(loaded); // releases the data directory's lock
 
-    let (second, hub2) = start(dir.path(), 2);
+    let (second, hub2) = start(dir.path(), 2).await;
     let mut events = Events::new(&hub2);
     // The finalisations were published by start: resume from the newest
     // version before the restart (the list cursor a client would hold, seen
@@ -75,7 +81,7 @@ async fn a_restart_keeps_tasks_and_reconciles_the_interrupted_ones() {
     let text = String::from_utf8_lossy(&buf).into_owned();
     drop(replay);
 
-    let list = second.list();
+    let list = second.list().await.expect("list");
     assert_eq!(list.tasks.len(), 3, "every task is still listed");
     let find = |id| {
         list.tasks
@@ -89,7 +95,12 @@ async fn a_restart_keeps_tasks_and_reconciles_the_interrupted_ones() {
     assert_eq!(done_after.status, TaskStatus::Completed);
     assert_eq!(done_after.exit_code, Some(0));
     assert_eq!(
-        second.output(&done.id, 5).expect("output").trim(),
+        second
+            .output(&done.id, 5)
+            .await
+            .expect("output")
+            .output
+            .trim(),
         "finished"
     );
 
@@ -111,10 +122,14 @@ async fn a_restart_keeps_tasks_and_reconciles_the_interrupted_ones() {
         .error
         .as_deref()
         .is_some_and(|e| e.contains("killed")));
-    eventually(Duration::from_secs(5), "the survivor is killed", || {
-        let alive = pid_alive(stubborn_pid);
-        async move { !alive }
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the survivor is killed",
+        async || {
+            let alive = pid_alive(stubborn_pid);
+            !alive
+        },
+    )
     .await;
 
     // Both finalisations were announced as task.status, each once.

@@ -21,7 +21,7 @@ fn request(command: CommandSpec) -> CreateTask {
 #[tokio::test]
 async fn a_missing_program_is_an_error_task_with_the_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 1);
+    let (manager, hub) = start(dir.path(), 1).await;
     let mut events = Events::new(&hub);
 
     for command in [
@@ -29,7 +29,10 @@ async fn a_missing_program_is_an_error_task_with_the_reason() {
         CommandSpec::Argv(vec!["tidings-no-such-program".into(), "x".into()]),
         CommandSpec::Argv(vec!["/nonexistent/bin/tool".into()]),
     ] {
-        let task = manager.create(request(command.clone())).expect("create");
+        let task = manager
+            .create(request(command.clone()))
+            .await
+            .expect("create");
         assert_eq!(task.status, TaskStatus::Error, "{command:?}");
         let reason = task.error.clone().expect("a reason");
         assert!(reason.contains("not found"), "{reason}");
@@ -45,7 +48,7 @@ async fn a_missing_program_is_an_error_task_with_the_reason() {
         assert_eq!(about[1].data["reason"], "failed-to-start");
         assert_eq!(task.version, about[1].seq());
         // It stays listed, in error.
-        let listed = manager.list();
+        let listed = manager.list().await.expect("list");
         assert!(listed
             .tasks
             .iter()
@@ -57,13 +60,14 @@ async fn a_missing_program_is_an_error_task_with_the_reason() {
         .create(request(CommandSpec::Shell(
             "true; tidings-no-such-program".into(),
         )))
+        .await
         .expect("create");
-    tasks_support::eventually(Duration::from_secs(5), "the shell exits", || {
-        let status = manager.get(&task.id).expect("get").task.status;
-        async move { status.is_final() }
+    tasks_support::eventually(Duration::from_secs(5), "the shell exits", async || {
+        let status = manager.get(&task.id).await.expect("get").task.status;
+        status.is_final()
     })
     .await;
-    let detail = manager.get(&task.id).expect("get");
+    let detail = manager.get(&task.id).await.expect("get");
     assert_eq!(detail.task.status, TaskStatus::Completed);
     assert_eq!(detail.task.exit_code, Some(127));
     assert!(
@@ -77,7 +81,7 @@ async fn a_missing_program_is_an_error_task_with_the_reason() {
 #[tokio::test]
 async fn malformed_requests_are_refused_without_a_task() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 2);
+    let (manager, hub) = start(dir.path(), 2).await;
     let before = hub.cursor();
     let bad = [
         request(CommandSpec::Shell("  ".into())),
@@ -92,14 +96,15 @@ async fn malformed_requests_are_refused_without_a_task() {
         },
     ];
     for req in bad {
-        let err = manager.create(req).expect_err("refused");
+        let err = manager.create(req).await.expect_err("refused");
         assert!(matches!(err, TaskError::Invalid(_)), "{err:?}");
     }
     let missing_dir = manager
         .create_terminal(Some(dir.path().join("missing")))
+        .await
         .expect_err("refused");
     assert!(matches!(missing_dir, TaskError::Invalid(_)));
-    assert!(manager.list().tasks.is_empty());
+    assert!(manager.list().await.expect("list").tasks.is_empty());
     assert_eq!(hub.cursor(), before, "nothing was published");
     manager.shutdown().await;
 }

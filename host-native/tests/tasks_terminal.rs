@@ -11,10 +11,11 @@ use tasks_support::{eventually, start, Events};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_waits_at_its_prompt_and_runs_what_is_typed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (manager, hub) = start(dir.path(), 1);
+    let (manager, hub) = start(dir.path(), 1).await;
     let mut events = Events::new(&hub);
     let task = manager
         .create_terminal(Some(dir.path().to_path_buf()))
+        .await
         .expect("terminal");
     assert_eq!(task.kind, TaskKind::Terminal);
     assert!(task.command.ends_with(" -l"), "{}", task.command);
@@ -30,18 +31,25 @@ async fn a_terminal_waits_at_its_prompt_and_runs_what_is_typed() {
         .await;
     manager
         .send_input(&task.id, "echo marker-$((6*7)); pwd\n")
+        .await
         .expect("input");
-    eventually(Duration::from_secs(5), "the command's output", || {
-        let out = manager.output(&task.id, 20).expect("output");
-        async move { out.contains("marker-42") }
+    eventually(Duration::from_secs(5), "the command's output", async || {
+        let out = manager.output(&task.id, 20).await.expect("output").output;
+        out.contains("marker-42")
     })
     .await;
-    let out = manager.output(&task.id, 20).expect("output");
+    let out = manager.output(&task.id, 20).await.expect("output").output;
     assert!(out.contains(&*workdir.to_string_lossy()), "{out}");
-    manager.send_input(&task.id, "exit 0\n").expect("input");
+    manager
+        .send_input(&task.id, "exit 0\n")
+        .await
+        .expect("input");
     events
         .wait_status(&task.id, TaskStatus::Completed, Duration::from_secs(5))
         .await;
-    assert_eq!(manager.get(&task.id).expect("get").task.exit_code, Some(0));
+    assert_eq!(
+        manager.get(&task.id).await.expect("get").task.exit_code,
+        Some(0)
+    );
     manager.shutdown().await;
 }

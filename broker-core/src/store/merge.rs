@@ -29,6 +29,13 @@ pub(super) struct StatusUpdate {
     pub(super) last_activity_at: Option<Timestamp>,
 }
 
+/// A `task.removed` payload: the task left the server's table at `version`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub(super) struct Removal {
+    pub(super) task_id: TaskId,
+    pub(super) version: u64,
+}
+
 /// A parsed `task.*` event.
 #[derive(Clone, Debug)]
 pub(super) enum TaskEvent {
@@ -36,6 +43,8 @@ pub(super) enum TaskEvent {
     Snapshot(Task),
     /// `task.status`.
     Status(StatusUpdate),
+    /// `task.removed`.
+    Removed(Removal),
 }
 
 impl TaskEvent {
@@ -43,6 +52,7 @@ impl TaskEvent {
         match self {
             TaskEvent::Snapshot(task) => &task.id,
             TaskEvent::Status(update) => &update.task_id,
+            TaskEvent::Removed(removal) => &removal.task_id,
         }
     }
 }
@@ -213,6 +223,7 @@ mod tests {
                         entry = Some(e);
                     }
                     (None, TaskEvent::Status(u)) => waiting.push(u.clone()),
+                    (_, TaskEvent::Removed(_)) => unreachable!("no removal in this history"),
                 }
             }
             let task = entry.map(|e| e.task);

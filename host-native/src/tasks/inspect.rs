@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub(crate) struct ProcStat {
     /// One letter: `R` running, `S` sleeping, `Z` zombie, ...
     pub state: u8,
+    /// Parent process id.
+    pub ppid: i32,
     /// Process group id.
     pub pgrp: i32,
     /// Session id.
@@ -31,6 +33,7 @@ pub(crate) fn parse_stat(line: &str) -> Option<ProcStat> {
     // fields[0] is field 3 (state); field N is fields[N - 3].
     Some(ProcStat {
         state: *fields.first()?.as_bytes().first()?,
+        ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
@@ -42,13 +45,34 @@ pub(crate) fn stat(pid: i32) -> Option<ProcStat> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
-/// Whether `pid` still runs and is the process that started at
-/// `start_ticks` (not a stranger that reused the pid). Zombies do not count.
-pub(crate) fn is_same_process(pid: i32, start_ticks: Option<u64>) -> bool {
-    match (stat(pid), start_ticks) {
-        (Some(st), Some(ticks)) => st.state != b'Z' && st.start_ticks == ticks,
-        _ => false,
-    }
+/// The kernel's boot id (`/proc/sys/kernel/random/boot_id`): a new one at
+/// every boot, so a record from before a reboot is never taken for ours.
+pub(crate) fn boot_id() -> Option<String> {
+    let text = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = text.trim();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+/// When the machine booted, in Unix ms (`btime` in `/proc/stat`).
+pub(crate) fn boot_time_ms() -> Option<u64> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    let secs: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    secs.checked_mul(1000)
+}
+
+/// Clock ticks per second in `/proc/<pid>/stat`: `USER_HZ`, fixed at 100 in
+/// Linux's user-space ABI whatever the kernel's own tick rate.
+pub(crate) const TICKS_PER_SECOND: u64 = 100;
+
+/// The owner (uid) of process `pid`.
+pub(crate) fn owner(pid: i32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(format!("/proc/{pid}")).ok().map(|m| m.uid())
 }
 
 /// Every process (pid and its stat) in session `sid`, found by scanning
@@ -192,6 +216,7 @@ mod tests {
         let line = "4242 (a (weird) name) S 1 4242 4242 34816 4242 4194560 120 0 0 0 0 0 0 0 20 0 1 0 987654 2277376 200 18446744073709551615";
         let st = parse_stat(line).expect("a valid stat line");
         assert_eq!(st.state, b'S');
+        assert_eq!(st.ppid, 1);
         assert_eq!(st.pgrp, 4242);
         assert_eq!(st.session, 4242);
         assert_eq!(st.start_ticks, 987654);
@@ -199,12 +224,14 @@ mod tests {
     }
 
     #[test]
-    fn our_own_process_is_the_same_process_and_a_wrong_start_is_not() {
+    fn our_own_process_is_readable() {
         let me = i32::try_from(std::process::id()).expect("pid fits i32");
         let st = stat(me).expect("own stat readable");
-        assert!(is_same_process(me, Some(st.start_ticks)));
-        assert!(!is_same_process(me, Some(st.start_ticks + 1)));
-        assert!(!is_same_process(me, None));
+        assert!(st.start_ticks > 0);
+        assert_ne!(st.state, b'Z');
+        assert!(boot_id().is_some_and(|b| b.len() == 36));
+        assert!(boot_time_ms().is_some());
+        assert!(owner(me).is_some());
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -9,43 +9,68 @@
 //! Unix only (portable-pty, signals); the waiting-for-input detection reads
 //! Linux's `/proc` and otherwise falls back to the idle threshold.
 //!
-//! Status decisions are never made here: the manager gathers an
+//! Status decisions are never made here: the runner gathers an
 //! [`Observation`](broker_core::Observation) (exit status from `waitpid`, the
 //! terminal's foreground process group and what it is blocked on from `/proc`,
 //! the time of the last output) and hands it to broker-core's
-//! [`Reconciler`](broker_core::Reconciler). Every observe-and-publish happens
-//! under the manager's table lock, so a transition seen at the same moment by
-//! the background loop and by any number of requests is announced once.
+//! [`Reconciler`](broker_core::Reconciler). Every change is committed through
+//! the announce/persist protocol (`announce`): durable first, then announced,
+//! and applied only when that worked.
 //!
-//! Module map: [`manager`] (the public handle and its table), `process`
-//! (spawning in a PTY, the output and input threads, signalling, reaping),
-//! `inspect` (`/proc` reading),
-//! `log` (per-task output logs and their tails), `persist` (records on disk),
-//! `command` (what to run and whether it exists).
+//! Module map: [`manager`] (the public handle), `runner` (the thread that
+//! owns the table: commands, passes, retention), `entry` (one task and how an
+//! observation becomes a committed change), `announce` (the announce/persist
+//! protocol and its seam), `persist` (records on disk and their validation),
+//! `recover` (whether a recorded process is still ours), `process` (spawning
+//! in a PTY, the output and input threads, signalling, reaping), `inspect`
+//! (`/proc` reading), `log` (the capped output log with absolute offsets),
+//! `render` (terminal bytes as text), `command` (what to run and whether it
+//! exists).
 
+mod announce;
 mod command;
+mod entry;
 mod inspect;
 mod log;
 pub mod manager;
 mod persist;
 mod process;
+mod recover;
+mod render;
+mod runner;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use broker_core::{Task, TaskStatus};
+use broker_core::{Task, TaskStatus, Timestamp};
 
-pub use log::{MAX_TAIL_BYTES, MAX_TAIL_LINES};
-pub use manager::TaskManager;
-pub use manager::RECENT_OUTPUT_LINES;
+pub use announce::CommitError;
+pub use log::{LogSpan, LogState, LogTail, MAX_TAIL_BYTES, MAX_TAIL_LINES, MIN_LOG_MAX};
+pub use manager::{TaskLog, TaskManager, RECENT_OUTPUT_LINES};
 pub use persist::{load, LoadedTasks};
 pub use process::MAX_QUEUED_INPUT;
 
+/// The default `--task-log-max`: 8 MiB of output per task.
+pub const DEFAULT_TASK_LOG_MAX: u64 = 8 << 20;
+/// The default `--max-live-tasks`.
+pub const DEFAULT_MAX_LIVE_TASKS: usize = 256;
+/// The default `--keep-finished`.
+pub const DEFAULT_KEEP_FINISHED: usize = 1000;
+
+/// Now, as a Unix-millisecond [`Timestamp`] (task records show times to
+/// people).
+pub(crate) fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Timestamp::from_millis(ms)
+}
+
 /// How the task runner is set up; the server fills it from its own config.
+/// (The data directory comes with the [`LoadedTasks`].)
 #[derive(Clone, Debug)]
 pub struct TaskConfig {
-    /// Where task records and logs live (`<data_dir>/tasks/`).
-    pub data_dir: PathBuf,
     /// How often the background loop reconciles every live task.
     pub reconcile_interval: Duration,
     /// No output for this long counts as waiting for input, for programs
@@ -54,16 +79,26 @@ pub struct TaskConfig {
     /// The shell a terminal task starts (`-l` is added); `None` means `$SHELL`,
     /// then `/bin/sh`.
     pub shell: Option<String>,
+    /// The most bytes of output a task's log keeps (the newest).
+    pub task_log_max: u64,
+    /// The most tasks alive at once; more are refused (429).
+    pub max_live_tasks: usize,
+    /// How many finished tasks are kept; older ones are removed with their
+    /// logs and announced as `task.removed`.
+    pub keep_finished: usize,
 }
 
-impl TaskConfig {
-    /// The defaults the contract names: reconcile every 2 s, idle after 90 s.
-    pub fn new(data_dir: PathBuf) -> Self {
+impl Default for TaskConfig {
+    /// The defaults the contract names: reconcile every 2 s, idle after
+    /// 90 s, 8 MiB logs, 256 live tasks, 1000 finished ones kept.
+    fn default() -> Self {
         TaskConfig {
-            data_dir,
             reconcile_interval: Duration::from_secs(2),
             idle_threshold: Duration::from_secs(90),
             shell: None,
+            task_log_max: DEFAULT_TASK_LOG_MAX,
+            max_live_tasks: DEFAULT_MAX_LIVE_TASKS,
+            keep_finished: DEFAULT_KEEP_FINISHED,
         }
     }
 }
@@ -127,7 +162,24 @@ pub enum TaskError {
     /// The request is malformed (400); the text says what is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// At the live-task cap (429).
+    #[error("at most {limit} tasks may run at once; wait for one to finish or kill one")]
+    TooManyLive {
+        /// The cap (`--max-live-tasks`).
+        limit: usize,
+    },
+    /// The change could not be made durable, or the runner is shut down
+    /// (503); nothing was announced.
+    #[error("{0}")]
+    Unavailable(String),
     /// The data directory or the terminal failed (500).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<CommitError> for TaskError {
+    fn from(e: CommitError) -> Self {
+        tracing::error!(error = %e, "a task change was refused: it could not be saved");
+        TaskError::Unavailable(e.to_string())
+    }
 }

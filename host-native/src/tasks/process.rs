@@ -1,13 +1,20 @@
 //! A task's process: spawned by portable-pty in its own session with the
-//! PTY's slave as controlling terminal, its output copied to the log by a
-//! blocking thread, reaped with `waitpid(WNOHANG)`, signalled per process
-//! group.
+//! PTY's slave as controlling terminal, its output copied to the capped log
+//! by a blocking thread, reaped with `waitpid(WNOHANG)`, signalled per
+//! process group.
+//!
+//! A task inherits the server's environment minus every `TIDINGS_*`
+//! variable (the token, the token file and the rest of the server's own
+//! settings are the server's business, not the task's); it gets its own
+//! `TIDINGS_TASK_ID` and `TERM`.
 
+use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use broker_core::Timestamp;
 use nix::errno::Errno;
@@ -15,9 +22,17 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use tokio::sync::watch;
 
 use super::inspect;
-use super::log;
+use super::log::{LogState, LogWriter};
+
+/// Whether a variable of the server's environment is kept from tasks: all of
+/// `TIDINGS_*` (credentials such as `TIDINGS_TOKEN` and `TIDINGS_TOKEN_FILE`
+/// among them).
+pub(crate) fn hidden_from_tasks(key: &OsStr) -> bool {
+    key.as_encoded_bytes().starts_with(b"TIDINGS_")
+}
 
 /// The terminal size tasks start with.
 const SIZE: PtySize = PtySize {
@@ -71,6 +86,7 @@ pub(crate) struct Process {
     master: Box<dyn MasterPty + Send>,
     input: Input,
     output: Arc<OutputState>,
+    log: watch::Receiver<LogState>,
     tty: Option<PathBuf>,
     start_ticks: Option<u64>,
     exit: Option<Exit>,
@@ -86,22 +102,40 @@ impl std::fmt::Debug for Process {
     }
 }
 
-/// Starts `argv` in `workdir` on a new PTY, appending its output to `log`.
-/// The error is the reason the task could not start.
-pub(crate) fn spawn(
-    argv: &[String],
-    workdir: &Path,
-    env: &[(&str, &str)],
-    log_path: &Path,
-    now: Timestamp,
-) -> Result<Process, String> {
-    let log_file = log::open_for_append(log_path).map_err(|e| format!("cannot open log: {e}"))?;
+/// What a new process is given besides its command.
+pub(crate) struct Spawn<'a> {
+    /// Where it runs.
+    pub workdir: &'a Path,
+    /// Variables set on top of the inherited environment.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Its output log (created here).
+    pub log_path: &'a Path,
+    /// The log's cap in bytes.
+    pub log_max: u64,
+    /// The start time.
+    pub now: Timestamp,
+    /// Called once by the output thread when the terminal reaches end of
+    /// file (the task runner then reconciles the task at once).
+    pub on_eof: Box<dyn FnOnce() + Send>,
+}
+
+/// Starts `argv` on a new PTY, its output going to a new capped log. The
+/// error is the reason the task could not start.
+pub(crate) fn spawn(argv: &[String], how: Spawn<'_>) -> Result<Process, String> {
+    let log = LogWriter::create(how.log_path, how.log_max)
+        .map_err(|e| format!("cannot open log: {e}"))?;
+    let log_state = log.subscribe();
     let pair = native_pty_system()
         .openpty(SIZE)
         .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
     let mut cmd = CommandBuilder::from_argv(argv.iter().map(Into::into).collect());
-    cmd.cwd(workdir);
-    for (key, value) in env {
+    cmd.cwd(how.workdir);
+    for (key, _) in std::env::vars_os() {
+        if hidden_from_tasks(&key) {
+            cmd.env_remove(key);
+        }
+    }
+    for (key, value) in how.env {
         cmd.env(key, value);
     }
     let child = pair
@@ -118,7 +152,7 @@ pub(crate) fn spawn(
     let pid = Pid::from_raw(pid_i32);
     let master = pair.master;
     let output = Arc::new(OutputState {
-        last_output_ms: AtomicU64::new(now.as_millis()),
+        last_output_ms: AtomicU64::new(how.now.as_millis()),
         any_output: AtomicBool::new(false),
         drained: AtomicBool::new(false),
     });
@@ -126,9 +160,13 @@ pub(crate) fn spawn(
         let reader = master.try_clone_reader().map_err(|e| e.to_string())?;
         let writer = master.take_writer().map_err(|e| e.to_string())?;
         let state = Arc::clone(&output);
+        let on_eof = how.on_eof;
         std::thread::Builder::new()
             .name(format!("task-output-{raw_pid}"))
-            .spawn(move || copy_output(reader, log_file, &state))
+            .spawn(move || {
+                copy_output(reader, log, &state);
+                on_eof();
+            })
             .map_err(|e| e.to_string())?;
         Input::start(writer, raw_pid).map_err(|e| e.to_string())
     })();
@@ -146,25 +184,25 @@ pub(crate) fn spawn(
         master,
         input,
         output,
+        log: log_state,
         start_ticks: inspect::stat(pid_i32).map(|st| st.start_ticks),
         exit: None,
     })
 }
 
 /// The output thread: terminal → log, until end of file (`EIO` on Linux once
-/// the last slave descriptor closes).
-fn copy_output(mut reader: Box<dyn Read + Send>, mut log: std::fs::File, state: &OutputState) {
-    let mut buf = [0u8; 8192];
+/// the last slave descriptor closes). The log warns once per task about
+/// failed writes.
+fn copy_output(mut reader: Box<dyn Read + Send>, mut log: LogWriter, state: &OutputState) {
+    let mut buf = vec![0u8; 16 * 1024];
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                if let Err(e) = log.write_all(&buf[..n]) {
-                    tracing::warn!(error = %e, "task log write failed");
-                }
+                log.append(&buf[..n]);
                 state
                     .last_output_ms
-                    .store(super::manager::now().as_millis(), Ordering::Release);
+                    .store(super::now().as_millis(), Ordering::Release);
                 state.any_output.store(true, Ordering::Release);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -172,6 +210,7 @@ fn copy_output(mut reader: Box<dyn Read + Send>, mut log: std::fs::File, state: 
         }
     }
     state.drained.store(true, Ordering::Release);
+    log.close();
 }
 
 impl Process {
@@ -188,6 +227,34 @@ impl Process {
     /// What the output thread has seen.
     pub fn output(&self) -> &OutputState {
         &self.output
+    }
+
+    /// The log's span, updated by the output thread after every write.
+    pub fn log(&self) -> watch::Receiver<LogState> {
+        self.log.clone()
+    }
+
+    /// How many more input bytes the queue takes now.
+    pub fn input_room(&self) -> usize {
+        MAX_QUEUED_INPUT.saturating_sub(self.input.queued.load(Ordering::Acquire))
+    }
+
+    /// Kills the whole session and waits briefly for the exit; returns
+    /// whether the process was reaped (if not, the caller keeps polling
+    /// [`Process::poll_exit`] so no zombie is left behind).
+    pub fn kill_and_reap(&mut self) -> bool {
+        if self.poll_exit().is_some() {
+            return true; // reaped already: the pid may name a stranger now
+        }
+        signal_session(self.pid.as_raw(), Signal::SIGKILL);
+        let began = Instant::now();
+        while self.poll_exit().is_none() {
+            if began.elapsed() > Duration::from_millis(200) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 
     /// Reaps the process if it ended; remembers the answer.
@@ -247,7 +314,7 @@ pub(crate) enum InputError {
 ///
 /// A write to a PTY master blocks once the line discipline's buffer (about
 /// 4 KiB) is full and the program does not read; that must never happen
-/// under the manager's lock. So input is queued (bounded by
+/// on the task runner's thread. So input is queued (bounded by
 /// [`MAX_QUEUED_INPUT`]) and written by this thread, which ends when the
 /// queue's sender is dropped or the terminal goes away.
 struct Input {

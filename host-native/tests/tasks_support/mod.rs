@@ -3,8 +3,8 @@
 //! parser from a real subscription.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_core::{BrokerConfig, Epoch, Filter, Parser, SseItem, TaskId, TaskStatus};
@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use serde_json::Value;
 use tidings::hub::Subscription;
 use tidings::tasks::{self, TaskConfig, TaskManager};
-use tidings::Hub;
+use tidings::{DataDir, Hub};
 
 /// The reconcile interval the tests run with.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -133,31 +133,40 @@ pub fn hub_for(loaded: &tasks::LoadedTasks, epoch: u64) -> Hub {
     )
 }
 
+/// Loads the tasks of `dir` (taking the data directory's lock).
+pub fn load(dir: &Path) -> tasks::LoadedTasks {
+    let data = Arc::new(DataDir::open(dir).expect("lock the data dir"));
+    tasks::load(data).expect("load the data dir")
+}
+
 /// A manager on `dir` with the short test tick.
-pub fn start(dir: &Path, epoch: u64) -> (TaskManager, Hub) {
-    start_with(dir, epoch, |_| {})
+pub async fn start(dir: &Path, epoch: u64) -> (TaskManager, Hub) {
+    start_with(dir, epoch, |_| {}).await
 }
 
 /// A manager on `dir` with the short test tick and `adjust` applied.
-pub fn start_with(
+pub async fn start_with(
     dir: &Path,
     epoch: u64,
     adjust: impl FnOnce(&mut TaskConfig),
 ) -> (TaskManager, Hub) {
-    let loaded = tasks::load(dir).expect("load the data dir");
+    let loaded = load(dir);
     let hub = hub_for(&loaded, epoch);
-    let mut config = TaskConfig::new(dir.to_path_buf());
-    config.reconcile_interval = TICK;
+    let mut config = TaskConfig {
+        reconcile_interval: TICK,
+        ..TaskConfig::default()
+    };
     adjust(&mut config);
-    let manager = TaskManager::start(loaded, hub.clone(), config);
+    let manager = TaskManager::start(loaded, hub.clone(), config)
+        .await
+        .expect("the task runner starts");
     (manager, hub)
 }
 
 /// Polls `cond` every 10 ms until it holds or `within` passes.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut cond: F)
+pub async fn eventually<F>(within: Duration, what: &str, mut cond: F)
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
+    F: AsyncFnMut() -> bool,
 {
     let began = Instant::now();
     while !cond().await {
