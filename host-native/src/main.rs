@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(tidings::ServeArgs),
+    Serve(Box<tidings::ServeArgs>),
     /// Follow a server's stream and print each event as one JSON line.
     Watch(tidings::watch::WatchArgs),
     /// Read an SSE stream on stdin; print each message as one JSON line.
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+    match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
         Command::Parse => {
             match tidings::parse::run(std::io::stdin().lock(), std::io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -50,7 +50,15 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve(args) => runtime_then(|| serve(args)),
+        Command::Serve(args) => {
+            // Refused settings exit with 2, like a flag clap cannot read.
+            let config = tidings::Config::from(*args);
+            if let Err(e) = config.validate() {
+                eprintln!("tidings: {e}");
+                return ExitCode::from(2);
+            }
+            runtime_then(|| serve(config))
+        }
         Command::Watch(args) => runtime_then(|| tidings::watch::run(args)),
     }
 }
@@ -82,8 +90,7 @@ where
     }
 }
 
-async fn serve(args: tidings::ServeArgs) -> Result<(), String> {
-    let config = tidings::Config::from(args);
+async fn serve(config: tidings::Config) -> Result<(), String> {
     if config.no_auth {
         eprintln!(
             "\n  WARNING: --no-auth: anyone who can reach {} — any local program, and any web page\n  \
