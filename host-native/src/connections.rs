@@ -27,8 +27,23 @@ use tokio::time::Instant;
 const EVICTION_SAMPLE: usize = 256;
 
 /// Evicted connections may still be closing when their replacements are
-/// admitted; at most this many above the cap.
+/// admitted; at most this many above the cap. Past that, a new connection
+/// waits (up to [`EVICTION_WAIT`]) for evicted ones to be gone.
 const EVICTION_SLACK: usize = 64;
+
+/// How long a new connection may wait for evicted ones to close before it is
+/// refused after all.
+const EVICTION_WAIT: Duration = Duration::from_millis(200);
+
+/// What [`Connections::try_admit`] decided.
+enum Admission {
+    /// A slot.
+    Admitted(Slot),
+    /// Every connection is busy: close the new one.
+    Full,
+    /// Evicted connections are still closing: try again once one is gone.
+    Wait,
+}
 
 /// Why a connection is to be closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +184,8 @@ pub struct Connections {
     evicted: AtomicU64,
     timed_out: AtomicU64,
     all_closed: Notify,
+    /// Woken whenever a slot is given back.
+    freed: Notify,
     base: Instant,
 }
 
@@ -191,6 +208,7 @@ impl Connections {
             evicted: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             all_closed: Notify::new(),
+            freed: Notify::new(),
             base: Instant::now(),
         })
     }
@@ -200,16 +218,34 @@ impl Connections {
     }
 
     /// A slot for a new connection: free, or taken from the connection idle
-    /// longest; `None` (close it at once) when every connection is busy.
-    pub fn admit(self: &Arc<Self>) -> Option<Slot> {
+    /// longest; `None` (close it at once) when every connection is busy. When
+    /// many evicted connections are still closing, it waits briefly for them.
+    pub async fn admit(self: &Arc<Self>) -> Option<Slot> {
+        let deadline = Instant::now() + EVICTION_WAIT;
+        loop {
+            let freed = self.freed.notified();
+            match self.try_admit() {
+                Admission::Admitted(slot) => return Some(slot),
+                Admission::Full => break,
+                Admission::Wait => {
+                    if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    fn try_admit(self: &Arc<Self>) -> Admission {
         let mut slots = self.slots();
         let open = self.open.load(Ordering::SeqCst);
-        if open >= self.max {
-            let evictable = open < self.max + EVICTION_SLACK && self.evict_one(&mut slots);
-            if !evictable {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
+        if open >= self.max + EVICTION_SLACK {
+            return Admission::Wait;
+        }
+        if open >= self.max && !self.evict_one(&mut slots) {
+            return Admission::Full;
         }
         let conn = Arc::new(Connection::new(self.base));
         let index = match slots.free.pop() {
@@ -223,7 +259,7 @@ impl Connections {
             }
         };
         self.open.fetch_add(1, Ordering::SeqCst);
-        Some(Slot {
+        Admission::Admitted(Slot {
             registry: Arc::clone(self),
             index,
             conn,
@@ -329,6 +365,7 @@ impl Drop for Slot {
         if self.registry.open.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.registry.all_closed.notify_waiters();
         }
+        self.registry.freed.notify_waiters();
     }
 }
 
@@ -339,11 +376,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn at_the_cap_the_longest_idle_connection_gives_way_and_busy_ones_never() {
         let registry = Connections::new(2);
-        let first = registry.admit().expect("a slot");
+        let first = registry.admit().await.expect("a slot");
         tokio::time::advance(Duration::from_millis(10)).await;
-        let second = registry.admit().expect("a slot");
+        let second = registry.admit().await.expect("a slot");
         let _busy_second = second.connection().busy();
-        let third = registry.admit().expect("the idle first gives way");
+        let third = registry.admit().await.expect("the idle first gives way");
         assert_eq!(
             first
                 .connection()
@@ -353,7 +390,7 @@ mod tests {
         );
         drop(first);
         let _busy_third = third.connection().busy();
-        assert!(registry.admit().is_none(), "every connection is busy");
+        assert!(registry.admit().await.is_none(), "every connection is busy");
         assert_eq!(registry.stats().refused, 1);
         assert_eq!(registry.stats().evicted, 1);
         assert_eq!(registry.open(), 2);
@@ -362,7 +399,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn idle_and_first_request_deadlines() {
         let registry = Connections::new(10);
-        let silent = registry.admit().expect("a slot");
+        let silent = registry.admit().await.expect("a slot");
         let started = Instant::now();
         let reason = silent
             .connection()
@@ -371,7 +408,7 @@ mod tests {
         assert_eq!(reason, CloseReason::NoFirstRequest);
         assert_eq!(started.elapsed(), Duration::from_millis(300));
 
-        let served = registry.admit().expect("a slot");
+        let served = registry.admit().await.expect("a slot");
         let conn = Arc::clone(served.connection());
         let busy = conn.busy();
         let watcher = tokio::spawn(async move {
@@ -395,7 +432,7 @@ mod tests {
     #[tokio::test]
     async fn all_closed_waits_for_the_last_slot() {
         let registry = Connections::new(10);
-        let slot = registry.admit().expect("a slot");
+        let slot = registry.admit().await.expect("a slot");
         let waiting = tokio::spawn({
             let registry = Arc::clone(&registry);
             async move { registry.all_closed().await }

@@ -102,8 +102,15 @@ async fn serve(config: tidings::Config) -> Result<(), String> {
     // must still shut down cleanly instead of killing the process.
     let signalled = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
     let running = tidings::start(config).await.map_err(|e| e.to_string())?;
-    println!("tidings listening on http://{}", running.addr);
-    println!("open the dashboard: {}", running.url());
+    // A closed stdout (`tidings serve | head -1`) must not take the server
+    // down: these lines are information, not the service.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "tidings listening on http://{}", running.addr);
+        let _ = writeln!(out, "open the dashboard: {}", running.url());
+        let _ = out.flush();
+    }
     signalled.await;
     eprintln!("tidings: shutting down");
     if tokio::time::timeout(std::time::Duration::from_millis(4500), running.shutdown())

@@ -344,7 +344,7 @@ async fn accept_loop(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => match server.connections.admit() {
+            Ok((stream, _)) => match server.connections.admit().await {
                 Some(slot) => {
                     tokio::spawn(serve_connection(Arc::clone(&server), stream, slot));
                 }
@@ -452,8 +452,9 @@ async fn serve_connection(server: Arc<ConnectionServer>, stream: TcpStream, slot
                 if reason != CloseReason::Evicted {
                     server.connections.count_timed_out();
                 }
-                if reason == CloseReason::NoFirstRequest {
-                    // Nothing was asked: nothing to finish.
+                if reason != CloseReason::Idle {
+                    // Nothing was asked, or nothing is in flight and the slot
+                    // is wanted now: nothing to finish.
                     break;
                 }
                 connection.as_mut().graceful_shutdown();
