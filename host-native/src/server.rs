@@ -55,6 +55,14 @@ const H2_MAX_CONCURRENT_STREAMS: u32 = 64;
 /// is counted and turned into `lagged`, rather than piling up in hyper.
 const H2_SEND_BUFFER: usize = 32 * 1024;
 
+/// What a connection refused at the cap gets before it is closed: written
+/// once, without reading the request and without waiting (an HTTP/1.1
+/// client then sees the contract's `503` with `Retry-After`; any other
+/// client just a closed connection).
+const CAP_REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 50\r\n\r\n\
+{\"error\":\"too many open connections, retry later\"}";
+
 /// The warning about refused connections is logged at most this often.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -349,7 +357,7 @@ async fn accept_loop(
                     tokio::spawn(serve_connection(Arc::clone(&server), stream, slot));
                 }
                 None => {
-                    drop(stream);
+                    refuse(stream);
                     refusals.note("the connection cap is reached: closing new connections at once");
                 }
             },
@@ -360,7 +368,7 @@ async fn accept_loop(
                 let pending =
                     std::future::poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await;
                 if let Poll::Ready(Ok((stream, _))) = pending {
-                    drop(stream);
+                    refuse(stream);
                 }
                 spare = open_spare();
                 if spare.is_none() {
@@ -372,6 +380,12 @@ async fn accept_loop(
             Err(e) => tracing::debug!(error = %e, "accept failed"),
         }
     }
+}
+
+/// Closes a refused connection at once, with [`CAP_REFUSAL`] if the socket
+/// takes it without waiting.
+fn refuse(stream: TcpStream) {
+    let _ = stream.try_write(CAP_REFUSAL);
 }
 
 fn open_spare() -> Option<std::fs::File> {
@@ -542,4 +556,19 @@ fn write_private(path: &Path, text: &str) -> io::Result<()> {
     file.write_all(text.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_refusal_is_a_complete_json_503() {
+        let text = std::str::from_utf8(CAP_REFUSAL).expect("text");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert!(v["error"].is_string());
+    }
 }

@@ -62,14 +62,14 @@ fn still_serves(server: &Spawned) {
 fn the_soft_limit_is_raised_so_a_flood_beyond_1024_is_held() {
     raise_own_limit();
     let server = Spawned::start(Some("1024:"), &[]);
+    let held = flood(&server, FLOOD);
+    still_serves(&server);
     let (soft, hard) = server.open_files_limit();
     assert_eq!(soft, hard, "the soft limit is raised to the hard one");
     assert!(
         hard > 1024 + FLOOD as u64,
         "this machine's hard limit is {hard}"
     );
-    let held = flood(&server, FLOOD);
-    still_serves(&server);
     assert!(
         metric(&server, "tidings_connections") >= FLOOD as f64,
         "every flood connection is held under the raised limit"
