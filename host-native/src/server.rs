@@ -178,6 +178,7 @@ impl Running {
 /// (see [`FileLimit`]), so the connection cap can be derived from it.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     config.validate()?;
+    let file_limit = limits::raise_open_files();
     if config.no_auth && !config.addr.ip().is_loopback() {
         return Err(StartError::NoAuthNonLoopback(config.addr));
     }
@@ -200,7 +201,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             queue: config.queue,
         },
     );
-    let file_limit = limits::raise_open_files();
     let budget = limits::default_max_connections(file_limit, limits::ASSUMED_LIVE_TASKS);
     let max_connections = config.max_connections.unwrap_or(budget);
     if max_connections > budget {
