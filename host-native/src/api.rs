@@ -1,4 +1,12 @@
-//! Request handling: authentication, routing, and the REST handlers.
+//! Request handling: the request-level checks, routing, and the REST
+//! handlers.
+//!
+//! Every request passes, in order: the Host allowlist (`421`, before any
+//! routing, on every path), then for `/api` and `/metrics` the credentials
+//! and the same-origin rule (`401`/`403`), the route table (`404`/`405`),
+//! and for JSON routes the content type, body cap and body deadline
+//! (`415`/`413`/`408`). What each route reads from its body is in
+//! `requests.rs`.
 //!
 //! hyper's own examples route with a plain `match`; so does this file, over
 //! the table in `router.rs`. Every failure is an [`ApiError`], turned into a
