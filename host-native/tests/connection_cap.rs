@@ -82,9 +82,7 @@ async fn at_the_cap_an_idle_connection_gives_way_to_a_new_one() {
         .expect("the idle connection was closed")
         .unwrap_or(0);
     assert_eq!(n, 0);
-    assert_eq!(
-        server.metric("tidings_connections_evicted_total").await,
-        1.0
-    );
+    // (The metrics request's own connection may make room the same way.)
+    assert!(server.metric("tidings_connections_evicted_total").await >= 1.0);
     server.running.shutdown().await;
 }
