@@ -1,32 +1,42 @@
-//! Request handling: authentication, routing, and the REST handlers.
+//! Request handling: the request-level checks, routing, and the REST
+//! handlers.
+//!
+//! Every request passes, in order: the Host allowlist (`421`, before any
+//! routing, on every path), then for `/api` and `/metrics` the credentials
+//! and the same-origin rule (`401`/`403`), the route table (`404`/`405`),
+//! and for JSON routes the content type, body cap and body deadline
+//! (`415`/`413`/`408`). What each route reads from its body is in
+//! `requests.rs`.
 //!
 //! hyper's own examples route with a plain `match`; so does this file, over
 //! the table in `router.rs`. Every failure is an [`ApiError`], turned into a
 //! status in `error.rs` and nowhere else.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use broker_core::{event_data, EventType, TaskId};
+use broker_core::{Event, EventId, TaskId};
 use hyper::body::Incoming;
+use hyper::header::{HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::auth::Auth;
-use crate::body::{missing, mistyped, read_limited, Body, JsonObject};
+use crate::allowed_hosts::{HostAllowlist, Refusal};
+use crate::auth::{unix_now, Auth};
+use crate::body::{read_json_body, Body, BodyLimits, Empty};
+use crate::connections::Connections;
 use crate::error::{json_response, ApiError};
 use crate::hub::Hub;
-use crate::router::{query_pairs, resolve, RouteName};
+use crate::requests::{
+    parse_create_task, parse_create_terminal, parse_input, parse_publish, parse_rename, parse_tail,
+    PublishRequest,
+};
+use crate::router::{resolve, RouteName};
 use crate::static_files::StaticFiles;
 use crate::stream::{self, StreamSettings};
-use crate::tasks::{CommandSpec, CreateTask, TaskManager};
-
-/// Lines of output `GET /api/tasks/{id}/output` returns without `tail`.
-pub const DEFAULT_TAIL: usize = 100;
-/// The most lines `tail` may ask for.
-pub const MAX_TAIL: usize = 100_000;
+use crate::tasks::TaskManager;
 
 /// What every request handler shares.
 pub struct State {
@@ -36,15 +46,21 @@ pub struct State {
     pub tasks: TaskManager,
     /// Credentials.
     pub auth: Auth,
+    /// The hosts (and origins) this server answers to.
+    pub hosts: HostAllowlist,
     /// `www/`.
     pub files: StaticFiles,
     /// Stream settings and counters.
     pub streams: Arc<StreamSettings>,
-    /// The body cap.
-    pub max_body: usize,
+    /// Open connections, for `/metrics`.
+    pub connections: Arc<Connections>,
+    /// The body cap and deadline.
+    pub body: BodyLimits,
+    /// The cap on one published event's encoded frame.
+    pub max_event_bytes: usize,
 }
 
-/// The hyper service function.
+/// The hyper service function for a connection that arrived at `local`.
 ///
 /// The handlers' combined state machine is large (~2 KiB) and hyper keeps a
 /// slot of the service future's size for the whole life of a connection, so
@@ -52,9 +68,10 @@ pub struct State {
 /// connection then keeps only a small slot.
 pub async fn handle(
     state: Arc<State>,
+    local: Option<SocketAddr>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let response = match Box::pin(dispatch(&state, req)).await {
+    let response = match Box::pin(dispatch(&state, local, req)).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
@@ -65,15 +82,43 @@ fn is_protected(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/metrics"
 }
 
-async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+/// The Host allowlist, before anything else looks at the request.
+fn check_host(
+    hosts: &HostAllowlist,
+    req: &Request<Incoming>,
+    local: Option<SocketAddr>,
+) -> Result<(), ApiError> {
+    let host = req.headers().get(HOST).map(|v| v.as_bytes());
+    let authority = req.uri().authority().map(|a| a.as_str());
+    let origin = req.headers().get(ORIGIN).map(|v| v.as_bytes());
+    hosts
+        .check(host, authority, origin, local)
+        .map_err(|refusal| match refusal {
+            Refusal::MissingHost => ApiError::BadRequest("the request has no Host header".into()),
+            Refusal::Host => ApiError::MisdirectedHost,
+            Refusal::Origin => ApiError::Forbidden(
+                "cross-origin request refused (Origin is not an allowed host)".into(),
+            ),
+        })
+}
+
+async fn dispatch(
+    state: &State,
+    local: Option<SocketAddr>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    check_host(&state.hosts, &req, local)?;
+    let now = unix_now();
     let path = req.uri().path().to_owned();
     if !is_protected(&path) {
-        if let Some(redirect) = state.auth.token_redirect(&path, req.uri().query()) {
+        if let Some(redirect) = state.auth.token_redirect(&path, req.uri().query(), now) {
             return Ok(redirect);
         }
         return state.files.serve(req.method(), &path).await;
     }
-    state.auth.check(req.method(), req.headers())?;
+    state
+        .auth
+        .check(req.method(), req.headers(), &state.hosts, local, now)?;
     let (route, id) =
         resolve(&path).ok_or_else(|| ApiError::NotFound(format!("no route {path}")))?;
     if !route.methods.contains(req.method()) {
@@ -90,16 +135,32 @@ async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body
             .ok_or_else(|| ApiError::Internal("route without id".into()))
     };
     let method = req.method().clone();
+    let json_body = |req: Request<Incoming>, empty: Empty| read_json_body(req, state.body, empty);
     match (route.name, method) {
         (RouteName::Events, Method::GET) => {
             stream::open(&state.hub, &state.streams, req.headers(), req.uri().query())
         }
-        (RouteName::Events, _) => publish_event(state, req).await,
+        (RouteName::Events, _) => {
+            let request = parse_publish(&json_body(req, Empty::Refused).await?)?;
+            publish_event(state, request)
+        }
         (RouteName::Tasks, Method::GET) => {
             Ok(json_response(StatusCode::OK, &state.tasks.list().await?))
         }
-        (RouteName::Tasks, _) => create_task(state, req).await,
-        (RouteName::Terminal, _) => create_terminal(state, req).await,
+        (RouteName::Tasks, _) => {
+            let request = parse_create_task(&json_body(req, Empty::Refused).await?)?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &state.tasks.create(request).await?,
+            ))
+        }
+        (RouteName::Terminal, _) => {
+            let workdir = parse_create_terminal(&json_body(req, Empty::Allowed).await?)?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &state.tasks.create_terminal(workdir).await?,
+            ))
+        }
         (RouteName::Task, Method::GET) => Ok(json_response(
             StatusCode::OK,
             &state.tasks.get(&task_id()?).await?,
@@ -115,8 +176,7 @@ async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body
         }
         (RouteName::TaskInput, _) => {
             let id = task_id()?;
-            let mut body = JsonObject::parse(&read_limited(req, state.max_body).await?, &["text"])?;
-            let text = body.string("text")?;
+            let text = parse_input(&json_body(req, Empty::Refused).await?)?;
             Ok(json_response(
                 StatusCode::OK,
                 &state.tasks.send_input(&id, &text).await?,
@@ -124,8 +184,7 @@ async fn dispatch(state: &State, req: Request<Incoming>) -> Result<Response<Body
         }
         (RouteName::TaskRename, _) => {
             let id = task_id()?;
-            let mut body = JsonObject::parse(&read_limited(req, state.max_body).await?, &["name"])?;
-            let name = body.string("name")?;
+            let name = parse_rename(&json_body(req, Empty::Refused).await?)?;
             Ok(json_response(
                 StatusCode::OK,
                 &state.tasks.rename(&id, &name).await?,
@@ -147,120 +206,31 @@ fn health(state: &State) -> Value {
     })
 }
 
-fn parse_tail(query: Option<&str>) -> Result<usize, ApiError> {
-    let mut tail = DEFAULT_TAIL;
-    for (key, value) in query_pairs(query.unwrap_or("")) {
-        if key == "tail" {
-            tail = value
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= MAX_TAIL)
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "query parameter `tail` must be a whole number from 0 to {MAX_TAIL}"
-                    ))
-                })?;
-        }
-    }
-    Ok(tail)
+/// The size of the SSE frame the broker would encode for `request` if it
+/// were published now: the same encoder, the id it would get.
+pub fn encoded_frame_len(next_id: EventId, request: &PublishRequest) -> usize {
+    Event::new(
+        next_id,
+        request.kind.clone(),
+        request.task.clone(),
+        &request.data,
+    )
+    .frame()
+    .len()
 }
 
-/// `POST /api/events {type, data?, task?}`.
-async fn publish_event(state: &State, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let bytes = read_limited(req, state.max_body).await?;
-    let mut body = JsonObject::parse(&bytes, &["type", "data", "task"])?;
-    let kind = body.string("type")?;
-    let kind =
-        EventType::new(kind).map_err(|e| ApiError::BadRequest(format!("field `type`: {e}")))?;
-    if kind.as_str().starts_with("task.") {
-        return Err(ApiError::BadRequest(
-            "field `type`: task.* events are published by the server itself".into(),
-        ));
+/// `POST /api/events`: refused with `413` when its frame would exceed the
+/// cap (nothing is published), else published.
+fn publish_event(state: &State, request: PublishRequest) -> Result<Response<Body>, ApiError> {
+    let head = state.hub.cursor();
+    let next = EventId::new(head.epoch, head.seq.saturating_add(1));
+    let size = encoded_frame_len(next, &request);
+    if size > state.max_event_bytes {
+        return Err(ApiError::EventTooLarge {
+            size,
+            limit: state.max_event_bytes,
+        });
     }
-    let data = body.value("data");
-    let data = match data {
-        Some(v @ (Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Array(_))) => {
-            return Err(mistyped("data", "a JSON object", &v))
-        }
-        other => event_data(other).map_err(|_| missing("data"))?,
-    };
-    let task = match body.opt_string("task")? {
-        Some(raw) => {
-            Some(TaskId::new(raw).map_err(|e| ApiError::BadRequest(format!("field `task`: {e}")))?)
-        }
-        None => None,
-    };
-    let id = state.hub.publish(kind, task, data);
+    let id = state.hub.publish(request.kind, request.task, request.data);
     Ok(json_response(StatusCode::ACCEPTED, &json!({ "id": id })))
-}
-
-/// `POST /api/tasks {command, workdir?, name?, input?}`.
-async fn create_task(state: &State, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
-    let bytes = read_limited(req, state.max_body).await?;
-    let mut body = JsonObject::parse(&bytes, &["command", "workdir", "name", "input"])?;
-    let command = match body.value("command") {
-        None => return Err(missing("command")),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            return Err(ApiError::BadRequest(
-                "field `command` must not be empty".into(),
-            ))
-        }
-        Some(Value::String(s)) => CommandSpec::Shell(s),
-        Some(Value::Array(items)) => {
-            let argv = items
-                .into_iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s),
-                    other => Err(mistyped(
-                        "command",
-                        "a string or an array of strings",
-                        &other,
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if argv.first().is_none_or(|p| p.is_empty()) {
-                return Err(ApiError::BadRequest(
-                    "field `command` must name a program (a non-empty first element)".into(),
-                ));
-            }
-            CommandSpec::Argv(argv)
-        }
-        Some(other) => {
-            return Err(mistyped(
-                "command",
-                "a string or an array of strings",
-                &other,
-            ))
-        }
-    };
-    let request = CreateTask {
-        command,
-        workdir: body.opt_string("workdir")?.map(PathBuf::from),
-        name: body.opt_string("name")?,
-        input: body.opt_string("input")?,
-    };
-    Ok(json_response(
-        StatusCode::CREATED,
-        &state.tasks.create(request).await?,
-    ))
-}
-
-/// `POST /api/tasks/terminal {workdir?}` (an empty body is fine).
-async fn create_terminal(
-    state: &State,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
-    let bytes = read_limited(req, state.max_body).await?;
-    let workdir = if bytes.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        JsonObject::parse(&bytes, &["workdir"])?.opt_string("workdir")?
-    };
-    Ok(json_response(
-        StatusCode::CREATED,
-        &state
-            .tasks
-            .create_terminal(workdir.map(PathBuf::from))
-            .await?,
-    ))
 }

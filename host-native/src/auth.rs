@@ -1,13 +1,19 @@
-//! Credentials: the bearer token, the cookie that opening `/?token=...`
-//! sets (a browser's `EventSource` cannot send headers), and the same-origin
-//! rule for state-changing requests that rely on the cookie.
+//! Credentials: the bearer token, the session cookie that opening
+//! `/?token=...` sets (a browser's `EventSource` cannot send headers), and the
+//! same-origin rule for state-changing requests that rely on the cookie or on
+//! `--no-auth`.
 
-use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE, HOST, LOCATION, SET_COOKIE};
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use hyper::{Method, Response, StatusCode};
 use subtle::ConstantTimeEq;
 
+use crate::allowed_hosts::HostAllowlist;
 use crate::body::Body;
 use crate::error::ApiError;
+use crate::session::{self, SESSION_MAX_AGE};
 
 /// How a request proved itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,7 +21,8 @@ pub enum Credential {
     /// `Authorization: Bearer` with the token: no browser sends it on its own,
     /// so no origin check is needed.
     Bearer,
-    /// The cookie: a browser attaches it to requests other pages trigger too.
+    /// The session cookie: a browser attaches it to requests other pages
+    /// trigger too.
     Cookie,
     /// `--no-auth`: nothing was checked, so origins are.
     Open,
@@ -26,6 +33,14 @@ pub enum Credential {
 pub struct Auth {
     token: Option<String>,
     cookie_name: String,
+    max_age: Duration,
+}
+
+/// The Unix time in seconds (0 if the clock is before 1970).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Auth {
@@ -35,50 +50,55 @@ impl Auth {
     pub fn new(token: Option<String>, port: u16) -> Self {
         Auth {
             token,
-            cookie_name: format!("tidings_token_{port}"),
+            cookie_name: cookie_name(port),
+            max_age: SESSION_MAX_AGE,
         }
     }
 
-    fn matches(&self, candidate: &str) -> bool {
+    fn token_matches(&self, candidate: &str) -> bool {
         match &self.token {
             Some(token) => bool::from(token.as_bytes().ct_eq(candidate.as_bytes())),
             None => true,
         }
     }
 
-    /// Checks a request to a protected route, including the origin rule.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<Credential, ApiError> {
-        let credential = self.credential(headers)?;
+    /// Checks a request to a protected route at `now` (Unix seconds),
+    /// including the same-origin rule for state-changing methods.
+    pub fn check(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        hosts: &HostAllowlist,
+        local: Option<SocketAddr>,
+        now: u64,
+    ) -> Result<Credential, ApiError> {
+        let credential = self.credential(headers, now)?;
         let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         if credential != Credential::Bearer && !safe {
-            same_origin(headers)?;
+            same_origin_signal(headers, hosts, local)?;
         }
         Ok(credential)
     }
 
-    fn credential(&self, headers: &HeaderMap) -> Result<Credential, ApiError> {
-        if self.token.is_none() {
+    fn credential(&self, headers: &HeaderMap, now: u64) -> Result<Credential, ApiError> {
+        let Some(token) = &self.token else {
             return Ok(Credential::Open);
-        }
+        };
         if let Some(value) = headers.get(AUTHORIZATION) {
             let text = value.to_str().map_err(|_| ApiError::Unauthorized)?;
-            let token = text
-                .strip_prefix("Bearer ")
-                .or_else(|| text.strip_prefix("bearer "))
-                .ok_or(ApiError::Unauthorized)?;
-            return if self.matches(token.trim()) {
-                Ok(Credential::Bearer)
-            } else {
-                Err(ApiError::Unauthorized)
+            return match bearer_token(text) {
+                Some(candidate) if self.token_matches(candidate) => Ok(Credential::Bearer),
+                _ => Err(ApiError::Unauthorized),
             };
         }
         let from_cookie = headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .any(|(name, value)| name == self.cookie_name && self.matches(value));
+            .flat_map(|v| cookie_values(v, &self.cookie_name))
+            .any(|value| {
+                session::verify(token, &self.cookie_name, value, now, self.max_age).is_ok()
+            });
         if from_cookie {
             Ok(Credential::Cookie)
         } else {
@@ -86,22 +106,18 @@ impl Auth {
         }
     }
 
-    /// `GET /anything?token=...`: a valid token sets the cookie and redirects
-    /// to the same URL without the token (so it leaves the address bar and
-    /// the history); a wrong one is refused. `None` when the query holds no
-    /// token.
-    pub fn token_redirect(&self, path: &str, query: Option<&str>) -> Option<Response<Body>> {
-        let query = query?;
-        let mut token = None;
-        let mut rest = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("token", value)) => token = Some(value),
-                _ => rest.push(pair),
-            }
-        }
-        let token = percent_encoding::percent_decode_str(token?).decode_utf8_lossy();
-        if !self.matches(&token) {
+    /// `GET /anything?token=...`: a valid token sets the session cookie and
+    /// redirects to the same URL without the token (so it leaves the address
+    /// bar and the history); a wrong one is refused. `None` when the query
+    /// holds no token.
+    pub fn token_redirect(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        now: u64,
+    ) -> Option<Response<Body>> {
+        let (token, rest) = token_from_query(query?)?;
+        if !self.token_matches(&token) {
             return Some(ApiError::Unauthorized.into_response());
         }
         let mut location = path.to_owned();
@@ -116,9 +132,11 @@ impl Auth {
             headers.insert(LOCATION, value);
         }
         if let Some(value) = self.token.as_ref().and_then(|t| {
+            let session = session::issue(t, &self.cookie_name, now);
             HeaderValue::from_str(&format!(
-                "{}={t}; HttpOnly; SameSite=Strict; Path=/",
-                self.cookie_name
+                "{}={session}; Max-Age={}; Path=/; HttpOnly; SameSite=Strict",
+                self.cookie_name,
+                self.max_age.as_secs()
             ))
             .ok()
         }) {
@@ -128,37 +146,94 @@ impl Auth {
     }
 }
 
-/// Refuses a request a browser sent on behalf of another origin.
-///
-/// `Sec-Fetch-Site` (sent by every current browser) must be `same-origin` or
-/// `none` (typed by the user). Without it, `Origin`, when present, must be
-/// this server (`http://` + `Host`). Requests with neither come from
-/// programs, not from pages, and pass.
-fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return match site.as_bytes() {
-            b"same-origin" | b"none" => Ok(()),
-            _ => Err(ApiError::Forbidden(
-                "cross-origin request refused (Sec-Fetch-Site)".into(),
-            )),
-        };
+/// The session cookie's name on `port`.
+pub fn cookie_name(port: u16) -> String {
+    format!("tidings_token_{port}")
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// The values of every cookie called `name` in one `Cookie` header value
+/// (`a=1; b=2`).
+pub fn cookie_values<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(move |(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// The `token` of a query string (percent-decoded) and the other pairs as
+/// they were; `None` when there is no `token`.
+pub fn token_from_query(query: &str) -> Option<(String, Vec<&str>)> {
+    let mut token = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("token", value)) => token = Some(value),
+            _ => rest.push(pair),
+        }
     }
-    let Some(origin) = headers.get("origin") else {
-        return Ok(());
-    };
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let expected = host.map(|h| format!("http://{h}"));
-    match (origin.to_str().ok(), expected) {
-        (Some(o), Some(e)) if o.eq_ignore_ascii_case(&e) => Ok(()),
-        _ => Err(ApiError::Forbidden(
-            "cross-origin request refused (Origin)".into(),
-        )),
+    let token = percent_encoding::percent_decode_str(token?)
+        .decode_utf8_lossy()
+        .into_owned();
+    Some((token, rest))
+}
+
+/// Refuses a state-changing request that carries no positive sign of
+/// coming from this server's own pages.
+///
+/// Every current browser sends `Sec-Fetch-Site`, and an `Origin` with every
+/// `POST`/`DELETE`; neither can be set by a page. So: a `Sec-Fetch-Site`
+/// other than `same-origin` is refused; an `Origin` must be on the host
+/// allowlist; and a request with neither `Sec-Fetch-Site: same-origin` nor an
+/// allowed `Origin` is refused too (scripts send the bearer token instead).
+pub fn same_origin_signal(
+    headers: &HeaderMap,
+    hosts: &HostAllowlist,
+    local: Option<SocketAddr>,
+) -> Result<(), ApiError> {
+    let mut same_origin = false;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if site.as_bytes() != b"same-origin" {
+            return Err(ApiError::Forbidden(
+                "cross-origin request refused (Sec-Fetch-Site is not same-origin)".into(),
+            ));
+        }
+        same_origin = true;
+    }
+    if let Some(origin) = headers.get(ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| hosts.allows_origin(o, local));
+        if !allowed {
+            return Err(ApiError::Forbidden(
+                "cross-origin request refused (Origin is not an allowed host)".into(),
+            ));
+        }
+        same_origin = true;
+    }
+    if same_origin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "cross-origin check failed: a state-changing request with cookie or --no-auth \
+             credentials needs Sec-Fetch-Site: same-origin or an allowed Origin \
+             (scripts: send Authorization: Bearer <token>; with --no-auth, an Origin of this server)"
+                .into(),
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOW: u64 = 1_750_000_000;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -168,71 +243,122 @@ mod tests {
         h
     }
 
-    #[test]
-    fn bearer_and_cookie_are_accepted_and_wrong_ones_refused() {
-        let auth = Auth::new(Some("s3cret".into()), 7171);
-        let get = Method::GET;
-        assert_eq!(
-            auth.check(&get, &headers(&[("authorization", "Bearer s3cret")]))
-                .ok(),
-            Some(Credential::Bearer)
-        );
-        assert!(auth
-            .check(&get, &headers(&[("authorization", "Bearer nope")]))
-            .is_err());
-        assert!(auth.check(&get, &headers(&[])).is_err());
-        assert_eq!(
-            auth.check(
-                &get,
-                &headers(&[("cookie", "a=b; tidings_token_7171=s3cret")])
-            )
-            .ok(),
-            Some(Credential::Cookie)
-        );
-        assert!(auth
-            .check(&get, &headers(&[("cookie", "tidings_token_7172=s3cret")]))
-            .is_err());
+    fn hosts() -> HostAllowlist {
+        HostAllowlist::new("127.0.0.1:1".parse().expect("an address"), &[])
+    }
+
+    fn check(
+        auth: &Auth,
+        method: Method,
+        pairs: &[(&'static str, &str)],
+    ) -> Result<Credential, ApiError> {
+        auth.check(&method, &headers(pairs), &hosts(), None, NOW)
     }
 
     #[test]
-    fn cookie_posts_must_be_same_origin() {
-        let auth = Auth::new(Some("t".into()), 1);
+    fn bearer_and_session_cookie_are_accepted_and_the_raw_token_refused() {
+        let token = "s3cret-s3cret-s3cret";
+        let auth = Auth::new(Some(token.into()), 7171);
+        let session = session::issue(token, "tidings_token_7171", NOW);
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            check(&auth, Method::GET, &[("authorization", &bearer)]).ok(),
+            Some(Credential::Bearer)
+        );
+        assert!(check(&auth, Method::GET, &[("authorization", "Bearer nope")]).is_err());
+        assert!(check(&auth, Method::GET, &[]).is_err());
+        let cookie = format!("a=b; tidings_token_7171={session}");
+        assert_eq!(
+            check(&auth, Method::GET, &[("cookie", &cookie)]).ok(),
+            Some(Credential::Cookie)
+        );
+        let raw = format!("tidings_token_7171={token}");
+        assert!(check(&auth, Method::GET, &[("cookie", &raw)]).is_err());
+        let other_port = format!("tidings_token_7172={session}");
+        assert!(check(&auth, Method::GET, &[("cookie", &other_port)]).is_err());
+    }
+
+    #[test]
+    fn cookie_and_open_posts_need_a_positive_same_origin_signal() {
+        let token = "t-t-t-t-t-t-t-t-t-t";
+        let auth = Auth::new(Some(token.into()), 1);
+        let cookie = format!(
+            "tidings_token_1={}",
+            session::issue(token, "tidings_token_1", NOW)
+        );
+        let cookie = ("cookie", cookie.as_str());
         let post = Method::POST;
-        let cookie = ("cookie", "tidings_token_1=t");
-        let host = ("host", "127.0.0.1:1");
-        assert!(auth
-            .check(
-                &post,
-                &headers(&[cookie, host, ("origin", "http://127.0.0.1:1")])
-            )
-            .is_ok());
-        assert!(auth
-            .check(
-                &post,
-                &headers(&[cookie, host, ("origin", "http://evil.example")])
-            )
-            .is_err());
-        assert!(auth
-            .check(
-                &post,
-                &headers(&[cookie, host, ("sec-fetch-site", "same-site")])
-            )
-            .is_err());
-        assert!(auth
-            .check(
-                &post,
-                &headers(&[cookie, host, ("sec-fetch-site", "same-origin")])
-            )
-            .is_ok());
+        assert!(check(
+            &auth,
+            post.clone(),
+            &[cookie, ("origin", "http://127.0.0.1:1")]
+        )
+        .is_ok());
+        assert!(check(
+            &auth,
+            post.clone(),
+            &[cookie, ("sec-fetch-site", "same-origin")]
+        )
+        .is_ok());
+        for refused in [
+            vec![cookie],
+            vec![cookie, ("origin", "http://evil.example")],
+            vec![cookie, ("origin", "null")],
+            vec![cookie, ("sec-fetch-site", "same-site")],
+            vec![cookie, ("sec-fetch-site", "none")],
+            vec![
+                cookie,
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "http://127.0.0.1:1"),
+            ],
+        ] {
+            assert!(check(&auth, post.clone(), &refused).is_err(), "{refused:?}");
+        }
+        // Reading needs no signal.
+        assert!(check(&auth, Method::GET, &[cookie]).is_ok());
         // Bearer needs no origin check: no page can attach it by itself.
-        assert!(auth
-            .check(
-                &post,
-                &headers(&[
-                    ("authorization", "Bearer t"),
-                    ("origin", "http://evil.example")
-                ])
-            )
-            .is_ok());
+        assert!(check(
+            &auth,
+            post.clone(),
+            &[("authorization", "Bearer t-t-t-t-t-t-t-t-t-t")]
+        )
+        .is_ok());
+        let open = Auth::new(None, 1);
+        assert!(check(&open, post.clone(), &[]).is_err());
+        assert!(check(&open, Method::DELETE, &[("sec-fetch-site", "same-origin")]).is_ok());
+    }
+
+    #[test]
+    fn cookies_and_query_tokens_parse() {
+        let values: Vec<_> = cookie_values(
+            "a=1; tidings_token_1=\"x\"; tidings_token_1=y",
+            "tidings_token_1",
+        )
+        .collect();
+        assert_eq!(values, ["x", "y"]);
+        assert_eq!(cookie_values("broken; =; a", "a").count(), 0);
+        let (token, rest) = token_from_query("tab=2&token=a%2Db&&x").expect("a token");
+        assert_eq!((token.as_str(), rest), ("a-b", vec!["tab=2", "x"]));
+        assert!(token_from_query("tab=2").is_none());
+    }
+
+    #[test]
+    fn the_redirect_sets_a_session_cookie_with_max_age() {
+        let token = "s3cret-s3cret-s3cret";
+        let auth = Auth::new(Some(token.into()), 7171);
+        let response = auth
+            .token_redirect("/", Some("token=s3cret-s3cret-s3cret&tab=2"), NOW)
+            .expect("a redirect");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let cookie = response.headers()[SET_COOKIE].to_str().expect("text");
+        assert!(!cookie.contains(token), "{cookie}");
+        assert!(
+            cookie.contains("; Max-Age=604800; Path=/; HttpOnly; SameSite=Strict"),
+            "{cookie}"
+        );
+        let wrong = auth
+            .token_redirect("/", Some("token=nope"), NOW)
+            .expect("an answer");
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
 }

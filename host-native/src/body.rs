@@ -6,11 +6,12 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper::header::CONTENT_LENGTH;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::Request;
 use serde_json::{Map, Value};
 
@@ -68,9 +69,59 @@ impl hyper::body::Body for Body {
     }
 }
 
-/// Reads the whole request body, refusing more than `limit` bytes with 413
-/// (at once when `Content-Length` says so, else as soon as it is exceeded).
-pub async fn read_limited(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+/// How much of a request body the server reads, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Larger bodies get `413`.
+    pub max_bytes: usize,
+    /// The whole body must arrive within this (`408` otherwise), so a client
+    /// that announces a body and never sends it cannot hold its connection.
+    pub deadline: Duration,
+}
+
+/// Whether a route's body may be left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Empty {
+    /// The route needs a JSON body.
+    Refused,
+    /// An empty body (with no `Content-Type`) means "no options".
+    Allowed,
+}
+
+/// Whether a `Content-Type` value is `application/json` (any case, with or
+/// without parameters such as `charset`).
+pub fn is_json_content_type(value: &[u8]) -> bool {
+    let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
+}
+
+/// Reads a JSON route's whole body: `415` unless it is declared
+/// `application/json` (a form or `text/plain` body is what a cross-site
+/// page can send without asking), `413` over the cap (at once when
+/// `Content-Length` says so), `408` when it does not arrive in time.
+pub async fn read_json_body(
+    req: Request<Incoming>,
+    limits: BodyLimits,
+    empty: Empty,
+) -> Result<Bytes, ApiError> {
+    let declared_json = match req.headers().get(CONTENT_TYPE) {
+        Some(value) if is_json_content_type(value.as_bytes()) => true,
+        Some(_) => return Err(ApiError::UnsupportedMediaType),
+        None if empty == Empty::Refused => return Err(ApiError::UnsupportedMediaType),
+        None => false,
+    };
+    let bytes = read_limited(req, limits).await?;
+    if !declared_json && !bytes.is_empty() {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Ok(bytes)
+}
+
+/// Reads the whole request body within the limits.
+pub async fn read_limited(req: Request<Incoming>, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let limit = limits.max_bytes;
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -79,12 +130,16 @@ pub async fn read_limited(req: Request<Incoming>, limit: usize) -> Result<Bytes,
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let collect = Limited::new(req.into_body(), limit).collect();
+    match tokio::time::timeout(limits.deadline, collect).await {
+        Err(_) => Err(ApiError::BodyTimeout {
+            after: limits.deadline,
+        }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::PayloadTooLarge { limit })
         }
-        Err(e) => Err(ApiError::BadRequest(format!(
+        Ok(Err(e)) => Err(ApiError::BadRequest(format!(
             "could not read the body: {e}"
         ))),
     }
@@ -175,6 +230,26 @@ mod tests {
         assert!(message(e).contains("`txet`"));
         assert!(JsonObject::parse(b"[1]", &[]).is_err());
         assert!(JsonObject::parse(b"{", &[]).is_err());
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            &b"application/json"[..],
+            b"Application/JSON; charset=utf-8",
+            b" application/json ;x=y",
+        ] {
+            assert!(is_json_content_type(ok), "{ok:?}");
+        }
+        for refused in [
+            &b"text/plain"[..],
+            b"application/x-www-form-urlencoded",
+            b"multipart/form-data; boundary=x",
+            b"application/jsonp",
+            b"",
+        ] {
+            assert!(!is_json_content_type(refused), "{refused:?}");
+        }
     }
 
     #[test]

@@ -4,10 +4,18 @@
 //! [`Config`] is what the library takes (tests build one with tiny intervals);
 //! [`ServeArgs`] is what `tidings serve` parses. Both share the default
 //! constants below, so `--help`, `Config::default()` and the README agree.
+//! [`Config::validate`] refuses zero or absurd values, one line per setting.
+//!
+//! Adding a setting: a `DEFAULT_*` constant, a field of [`Config`] (and its
+//! `Default`), a flag of [`ServeArgs`] (and its line in `From<ServeArgs>`), a
+//! line in [`Config::validate`], and a row in host-native/README.md.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::allowed_hosts::AllowedHost;
+use crate::validation::{hours, ms, Checks, ConfigError, MIB};
 
 /// `127.0.0.1:7171`: loopback only, so nothing is exposed by default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7171";
@@ -29,6 +37,12 @@ pub const DEFAULT_MAX_STREAMS: usize = 10_000;
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// A client must send its request headers within this long.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request body must arrive completely within this long (`408` otherwise).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with nothing in flight for this long is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Published events whose encoded SSE frame is larger than this get `413`.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 * 1024;
 /// How often the task reconciler runs.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
 /// No output for this long means `waiting-for-input`.
@@ -61,6 +75,8 @@ pub struct Config {
     pub no_auth: bool,
     /// The folder of static files served at `/`; `None` serves none.
     pub www: Option<PathBuf>,
+
+    // The stream and the broker.
     /// The `retry:` the stream advertises.
     pub retry: Duration,
     /// Keep-alive comment interval on an idle stream.
@@ -73,10 +89,26 @@ pub struct Config {
     pub queue: usize,
     /// Open streams at most.
     pub max_streams: usize,
+    /// Largest encoded SSE frame of an event published through the API.
+    pub max_event_bytes: usize,
+
+    // Connections and requests.
+    /// Open connections at most; `None` derives the cap from the open-files
+    /// limit (raised to its hard limit at start), keeping a reserve.
+    pub max_connections: Option<usize>,
+    /// A connection with nothing in flight this long is closed.
+    pub idle_timeout: Duration,
+    /// Names the server answers to besides the loopback names and the bound
+    /// address (DNS-rebinding guard).
+    pub allowed_hosts: Vec<AllowedHost>,
     /// Largest accepted request body, in bytes.
     pub max_body: usize,
     /// Deadline for a client to send its request headers (slow-loris guard).
     pub header_read_timeout: Duration,
+    /// Deadline for a request body to arrive completely.
+    pub body_read_timeout: Duration,
+
+    // Tasks.
     /// Task reconcile loop interval.
     pub reconcile_interval: Duration,
     /// Task idle threshold.
@@ -117,8 +149,13 @@ impl Default for Config {
             history: DEFAULT_HISTORY,
             queue: DEFAULT_QUEUE,
             max_streams: DEFAULT_MAX_STREAMS,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_connections: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            allowed_hosts: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
             idle_threshold: DEFAULT_IDLE_THRESHOLD,
             shell: None,
@@ -195,12 +232,40 @@ pub struct ServeArgs {
     /// Open streams at most; more get 503 with Retry-After.
     #[arg(long, env = "TIDINGS_MAX_STREAMS", default_value_t = DEFAULT_MAX_STREAMS)]
     pub max_streams: usize,
-    /// Largest request body in bytes; larger gets 413.
-    #[arg(long, env = "TIDINGS_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
+    /// Largest encoded SSE frame of an event sent to POST /api/events
+    /// (e.g. 65536 or 64KiB); larger gets 413.
+    #[arg(long, env = "TIDINGS_MAX_EVENT_BYTES", default_value = "64KiB", value_parser = parse_bytes)]
+    pub max_event_bytes: usize,
+    /// Open connections at most; at the cap a new connection replaces the
+    /// longest-idle one, or is closed at once [default: the open-files limit
+    /// (raised to its hard limit at start) minus a reserve for tasks and
+    /// persistence].
+    #[arg(long, env = "TIDINGS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Close a connection with nothing in flight after this long (an idle
+    /// keep-alive connection, an HTTP/2 connection without an open stream).
+    #[arg(long, env = "TIDINGS_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Another name the server answers to (HOST or HOST:PORT; no port means
+    /// any port). Repeatable; the variable takes a comma-separated list. The
+    /// loopback names and the bound address on its port are always allowed;
+    /// requests for any other Host get 421 (DNS-rebinding guard).
+    #[arg(
+        long = "allowed-host",
+        env = "TIDINGS_ALLOWED_HOST",
+        value_name = "HOST[:PORT]",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<AllowedHost>,
+    /// Largest request body (e.g. 65536 or 64KiB); larger gets 413.
+    #[arg(long, env = "TIDINGS_MAX_BODY", default_value = "64KiB", value_parser = parse_bytes)]
     pub max_body: usize,
     /// Time a client has to send its request headers.
     #[arg(long, env = "TIDINGS_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body; later gets 408.
+    #[arg(long, env = "TIDINGS_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
     /// How often live tasks are reconciled.
     #[arg(long, env = "TIDINGS_RECONCILE_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub reconcile_interval: Duration,
@@ -245,8 +310,13 @@ impl From<ServeArgs> for Config {
             history: args.history,
             queue: args.queue,
             max_streams: args.max_streams,
+            max_event_bytes: args.max_event_bytes,
+            max_connections: args.max_connections,
+            idle_timeout: args.idle_timeout,
+            allowed_hosts: args.allowed_hosts,
             max_body: args.max_body,
             header_read_timeout: args.header_read_timeout,
+            body_read_timeout: args.body_read_timeout,
             reconcile_interval: args.reconcile_interval,
             idle_threshold: args.idle_threshold,
             shell: args.shell,
@@ -255,6 +325,108 @@ impl From<ServeArgs> for Config {
             keep_finished: args.keep_finished,
         }
     }
+}
+
+impl Config {
+    /// Refuses zero or absurd settings, naming each flag and its range.
+    /// One line per setting: add yours here.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut c = Checks::new();
+        c.duration("--retry", self.retry, ms(1), hours(1));
+        c.duration("--heartbeat", self.heartbeat, ms(10), hours(1));
+        c.duration(
+            "--stream-lifetime",
+            self.stream_lifetime,
+            ms(100),
+            hours(7 * 24),
+        );
+        c.count("--history", self.history as u64, 1, 10_000_000);
+        c.count("--queue", self.queue as u64, 1, 1_000_000);
+        c.count("--max-streams", self.max_streams as u64, 1, 10_000_000);
+        c.bytes(
+            "--max-event-bytes",
+            self.max_event_bytes as u64,
+            64,
+            16 * MIB,
+        );
+        if let Some(n) = self.max_connections {
+            c.count("--max-connections", n as u64, 1, 10_000_000);
+        }
+        c.duration("--idle-timeout", self.idle_timeout, ms(10), hours(24));
+        c.bytes("--max-body", self.max_body as u64, 1, 16 * MIB);
+        c.duration(
+            "--header-read-timeout",
+            self.header_read_timeout,
+            ms(10),
+            hours(1),
+        );
+        c.duration(
+            "--body-read-timeout",
+            self.body_read_timeout,
+            ms(10),
+            hours(1),
+        );
+        c.duration(
+            "--reconcile-interval",
+            self.reconcile_interval,
+            ms(10),
+            hours(1),
+        );
+        c.duration(
+            "--idle-threshold",
+            self.idle_threshold,
+            ms(10),
+            hours(7 * 24),
+        );
+        c.rule(
+            self.shell.as_ref().is_none_or(|s| !s.trim().is_empty()),
+            "--shell: must not be empty",
+        );
+        c.bytes(
+            "--task-log-max",
+            self.task_log_max,
+            crate::tasks::MIN_LOG_MAX,
+            MAX_TASK_LOG_MAX,
+        );
+        c.count(
+            "--max-live-tasks",
+            self.max_live_tasks as u64,
+            1,
+            MAX_MAX_LIVE_TASKS as u64,
+        );
+        c.count(
+            "--keep-finished",
+            self.keep_finished as u64,
+            0,
+            MAX_KEEP_FINISHED as u64,
+        );
+        c.finish()
+    }
+}
+
+/// Why a byte count could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid size {0:?}: use a number of bytes, optionally with KiB, MiB or GiB (or k, M, G)")]
+pub struct SizeError(String);
+
+/// Reads `65536`, `64KiB` (or `64k`, `64K`), `8MiB` (`8M`), `1GiB` (`1G`):
+/// binary multiples.
+pub fn parse_bytes(text: &str) -> Result<usize, SizeError> {
+    let text = text.trim();
+    let err = || SizeError(text.to_owned());
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| err())?;
+    let multiple: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "k" | "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        _ => return Err(err()),
+    };
+    n.checked_mul(multiple)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(err)
 }
 
 /// Why a duration setting could not be read.
@@ -306,6 +478,60 @@ mod tests {
     }
 
     #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_bytes("65536").ok(), Some(65536));
+        assert_eq!(parse_bytes("64KiB").ok(), Some(65536));
+        assert_eq!(parse_bytes("64k").ok(), Some(65536));
+        assert_eq!(parse_bytes("8M").ok(), Some(8 << 20));
+        assert_eq!(parse_bytes("1GiB").ok(), Some(1 << 30));
+        for bad in ["", "k", "1.5M", "-1", "3T", "99999999999999999999G", "64kb"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_defaults_pass_validation_and_zeros_do_not() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let zero = Config {
+            heartbeat: Duration::ZERO,
+            reconcile_interval: Duration::ZERO,
+            header_read_timeout: Duration::ZERO,
+            max_body: 0,
+            ..Config::default()
+        };
+        let err = zero.validate().expect_err("refused");
+        assert_eq!(err.problems.len(), 4, "{err}");
+        for flag in [
+            "--heartbeat 0ms",
+            "--reconcile-interval 0ms",
+            "--header-read-timeout 0ms",
+            "--max-body 0 bytes",
+        ] {
+            assert!(err.to_string().contains(flag), "{err} lacks {flag}");
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_repeat_and_are_checked_when_parsed() {
+        let parsed = Cli::try_parse_from([
+            "tidings",
+            "--allowed-host",
+            "dash.example",
+            "--allowed-host",
+            "proxy.example:8443",
+        ])
+        .expect("parses");
+        let shown: Vec<String> = parsed
+            .serve
+            .allowed_hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["dash.example", "proxy.example:8443"]);
+        assert!(Cli::try_parse_from(["tidings", "--allowed-host", "a b"]).is_err());
+    }
+
+    #[test]
     fn flag_defaults_match_config_defaults() {
         let parsed = Cli::try_parse_from(["tidings"]).expect("defaults parse");
         let from_flags = Config::from(parsed.serve);
@@ -325,7 +551,12 @@ mod tests {
         assert_eq!(from_flags.queue, defaults.queue);
         assert_eq!(from_flags.max_streams, defaults.max_streams);
         assert_eq!(from_flags.max_body, defaults.max_body);
+        assert_eq!(from_flags.max_event_bytes, defaults.max_event_bytes);
+        assert_eq!(from_flags.max_connections, defaults.max_connections);
+        assert_eq!(from_flags.idle_timeout, defaults.idle_timeout);
+        assert_eq!(from_flags.allowed_hosts, defaults.allowed_hosts);
         assert_eq!(from_flags.header_read_timeout, defaults.header_read_timeout);
+        assert_eq!(from_flags.body_read_timeout, defaults.body_read_timeout);
         assert_eq!(from_flags.reconcile_interval, defaults.reconcile_interval);
         assert_eq!(from_flags.idle_threshold, defaults.idle_threshold);
         assert_eq!(from_flags.task_log_max, defaults.task_log_max);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 
 use crate::body::Body;
@@ -48,6 +48,28 @@ pub enum ApiError {
     /// client may retry.
     #[error("{0}")]
     NotSaved(String),
+    /// An event whose encoded SSE frame would exceed `--max-event-bytes`.
+    #[error("the event's encoded frame would be {size} bytes, more than the {limit}-byte cap (--max-event-bytes)")]
+    EventTooLarge {
+        /// The frame's size as the broker would encode it.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// A JSON route's body is not declared `application/json`.
+    #[error("the body must be JSON sent with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The request body did not arrive within the deadline.
+    #[error("the request body did not arrive within {}ms", after.as_millis())]
+    BodyTimeout {
+        /// The deadline.
+        after: Duration,
+    },
+    /// The `Host` is not one this server answers to (DNS rebinding guard).
+    #[error(
+        "this server does not answer to that Host (allow a name with --allowed-host HOST[:PORT])"
+    )]
+    MisdirectedHost,
     /// The open-stream cap is reached.
     #[error("too many open streams, retry later")]
     Unavailable {
@@ -69,9 +91,14 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotSaved(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PayloadTooLarge { .. } | ApiError::EventTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +121,12 @@ impl ApiError {
             }
             ApiError::NotSaved(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(1u64));
+            }
+            // The rest of the body may still be on its way: the connection
+            // cannot carry another request (HTTP/2 drops this header and
+            // resets only the stream).
+            ApiError::BodyTimeout { .. } => {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

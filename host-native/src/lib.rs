@@ -29,30 +29,44 @@
 //! It is not a general web framework: the routes are the ones in the
 //! contract (design.md), and `main.rs` only parses the command line.
 //!
-//! Modules: [`hub`] (the broker behind a lock), [`server`] (start/stop),
-//! [`config`], [`data_dir`] (the locked, private data directory), [`seq`]
-//! (`SEQ` reserved in durable blocks), `api` (routing and REST handlers), `stream` (the SSE body),
-//! `auth`, `static_files`, `metrics`, `openapi`, [`tasks`] (the task runner),
+//! Modules: [`hub`] (the broker behind a lock), [`server`] (start/stop, the
+//! accept loop, one task per connection), `connections` (the connection cap,
+//! idle and first-request deadlines), [`limits`] (the open-files limit),
+//! [`config`] and [`validation`] (settings and their ranges), [`data_dir`]
+//! (the locked, private data directory), [`seq`] (`SEQ` reserved in durable
+//! blocks), `api` (the request-level checks, routing and REST handlers),
+//! `requests` (each route's body and query), `body`, `stream` (the SSE body),
+//! `auth` and `session` (credentials and the session cookie),
+//! [`allowed_hosts`] (the DNS-rebinding guard), `static_files`, `metrics`,
+//! `openapi`, [`tasks`] (the task runner), [`fuzzing`] (the network-facing
+//! parsers, for fuzz targets),
 //! and the CLI tools [`watch`] and [`parse`].
 #![forbid(unsafe_code)]
 
+pub mod allowed_hosts;
 mod api;
 mod auth;
 mod body;
 pub mod config;
+mod connections;
 pub mod data_dir;
 mod error;
+pub mod fuzzing;
 pub mod hub;
+pub mod limits;
 mod metrics;
 pub mod openapi;
 pub mod parse;
 mod random;
+mod requests;
 pub mod router;
 pub mod seq;
 pub mod server;
+mod session;
 mod static_files;
 mod stream;
 pub mod tasks;
+pub mod validation;
 pub mod watch;
 
 pub use body::Body;
@@ -61,3 +75,4 @@ pub use data_dir::{DataDir, DataDirError};
 pub use hub::{Hub, Subscription};
 pub use server::{start, Running, StartError};
 pub use stream::{EventsEndpoint, StreamOptions};
+pub use validation::ConfigError;

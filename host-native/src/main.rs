@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(tidings::ServeArgs),
+    Serve(Box<tidings::ServeArgs>),
     /// Follow a server's stream and print each event as one JSON line.
     Watch(tidings::watch::WatchArgs),
     /// Read an SSE stream on stdin; print each message as one JSON line.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+    match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
         Command::Parse => {
             match tidings::parse::run(std::io::stdin().lock(), std::io::stdout().lock()) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -52,7 +52,15 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve(args) => runtime_then(|| serve(args)),
+        Command::Serve(args) => {
+            // Refused settings exit with 2, like a flag clap cannot read.
+            let config = tidings::Config::from(*args);
+            if let Err(e) = config.validate() {
+                eprintln!("tidings: {e}");
+                return ExitCode::from(2);
+            }
+            runtime_then(|| serve(config))
+        }
         Command::Watch(args) => runtime_then(|| tidings::watch::run(args)),
     }
 }
@@ -84,8 +92,7 @@ where
     }
 }
 
-async fn serve(args: tidings::ServeArgs) -> Result<(), String> {
-    let config = tidings::Config::from(args);
+async fn serve(config: tidings::Config) -> Result<(), String> {
     if config.no_auth {
         eprintln!(
             "\n  WARNING: --no-auth: anyone who can reach {} — any local program, and any web page\n  \
@@ -97,8 +104,15 @@ async fn serve(args: tidings::ServeArgs) -> Result<(), String> {
     // must still shut down cleanly instead of killing the process.
     let signalled = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
     let running = tidings::start(config).await.map_err(|e| e.to_string())?;
-    println!("tidings listening on http://{}", running.addr);
-    println!("open the dashboard: {}", running.url());
+    // A closed stdout (`tidings serve | head -1`) must not take the server
+    // down: these lines are information, not the service.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "tidings listening on http://{}", running.addr);
+        let _ = writeln!(out, "open the dashboard: {}", running.url());
+        let _ = out.flush();
+    }
     signalled.await;
     eprintln!("tidings: shutting down");
     if tokio::time::timeout(std::time::Duration::from_millis(4500), running.shutdown())

@@ -58,6 +58,37 @@ pub fn render(state: &State) -> String {
         "lagged notices sent to slow subscribers.",
         &one(broker.lagged as f64),
     );
+    let connections = state.connections.stats();
+    metric(
+        "tidings_connections",
+        "gauge",
+        "Open connections now.",
+        &one(connections.open as f64),
+    );
+    metric(
+        "tidings_connections_max",
+        "gauge",
+        "The connection cap (--max-connections).",
+        &one(connections.max as f64),
+    );
+    metric(
+        "tidings_connections_refused_total",
+        "counter",
+        "Connections closed at once at the cap (every connection busy) or when descriptors ran out.",
+        &one(connections.refused as f64),
+    );
+    metric(
+        "tidings_connections_evicted_total",
+        "counter",
+        "Idle connections closed to make room for a new one at the cap.",
+        &one(connections.evicted as f64),
+    );
+    metric(
+        "tidings_connections_timed_out_total",
+        "counter",
+        "Connections closed by --idle-timeout or for sending no request within --header-read-timeout.",
+        &one(connections.timed_out as f64),
+    );
     let by_status: Vec<(String, f64)> = tasks
         .by_status
         .iter()

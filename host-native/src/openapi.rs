@@ -30,13 +30,75 @@ fn id_param() -> Value {
            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}})
 }
 
+/// Answers every operation may give before it is routed, or for the reasons
+/// its method implies: added to each operation by [`document`].
+fn add_common_answers(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (method, operation) in item.iter_mut() {
+            let has_body = operation.get("requestBody").is_some();
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            let mut add = |status: &str, answer: Value| {
+                responses.entry(status).or_insert(answer);
+            };
+            add(
+                "421",
+                error(
+                    "The Host (or HTTP/2 :authority) is not one this server answers to: \
+                the loopback names and the bound address on its port, plus each --allowed-host \
+                (DNS-rebinding guard). Checked before routing, on every path.",
+                ),
+            );
+            add(
+                "400",
+                error("Malformed input; also a request without any Host."),
+            );
+            if method == "get" {
+                add(
+                    "403",
+                    error("An Origin header that is not an allowed host."),
+                );
+            } else {
+                add(
+                    "403",
+                    error(
+                        "Cookie or --no-auth credentials without a same-origin signal: \
+                    needs Sec-Fetch-Site: same-origin or an allowed Origin (any other \
+                    Sec-Fetch-Site, a foreign Origin, or neither header is refused). Bearer \
+                    requests need neither.",
+                    ),
+                );
+            }
+            if has_body {
+                add("408", error("The body did not arrive within --body-read-timeout (the connection is closed)."));
+                add(
+                    "415",
+                    error("The body is not sent with Content-Type: application/json."),
+                );
+            }
+        }
+    }
+}
+
 /// The document.
 pub fn document() -> Value {
+    let mut doc = operations();
+    add_common_answers(&mut doc);
+    doc
+}
+
+fn operations() -> Value {
     let unauthorized = error("Missing or invalid credentials.");
     let bad = error("Malformed JSON, or a missing or mistyped field (named in the message).");
-    let too_large = error("The body is larger than the cap (64 KiB by default).");
+    let too_large = error("The body is larger than --max-body (64 KiB by default).");
     let not_found = error("No such task.");
-    let forbidden = error("A state-changing request with cookie credentials from another origin.");
     let unsaved = || {
         error(
             "The change could not be saved (the data directory failed); nothing was changed or \
@@ -92,7 +154,10 @@ pub fn document() -> Value {
                     }), true),
                     "responses": {
                         "202": ok_json("Published.", json!({"type": "object", "properties": {"id": {"type": "string"}}})),
-                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large
+                        "400": bad, "401": unauthorized,
+                        "413": error("The body is larger than --max-body, or the event's encoded SSE frame \
+                            (id, type and data as the broker writes them) would be larger than \
+                            --max-event-bytes (64 KiB by default); nothing is published.")
                     }
                 }
             },
@@ -118,7 +183,7 @@ pub fn document() -> Value {
                     }), true),
                     "responses": {
                         "201": ok_json("The task (task.created was published).", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large,
+                        "400": bad, "401": unauthorized, "413": too_large,
                         "429": error("At the live-task cap (--max-live-tasks); nothing was started."),
                         "503": unsaved()
                     }
@@ -133,7 +198,7 @@ pub fn document() -> Value {
                     }), false),
                     "responses": {
                         "201": ok_json("The task.", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "413": too_large,
+                        "400": bad, "401": unauthorized, "413": too_large,
                         "429": error("At the live-task cap (--max-live-tasks); nothing was started."),
                         "503": unsaved()
                     }
@@ -153,7 +218,7 @@ pub fn document() -> Value {
                     "summary": "Kill a live task (its process group)",
                     "responses": {
                         "200": ok_json("The task, now killed.", task_ref()),
-                        "401": unauthorized, "403": forbidden, "404": not_found,
+                        "401": unauthorized, "404": not_found,
                         "409": error("The task has already finished."),
                         "503": unsaved()
                     }
@@ -188,7 +253,7 @@ pub fn document() -> Value {
                                                "properties": {"text": {"type": "string"}}}), true),
                     "responses": {
                         "200": ok_json("The task.", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "404": not_found,
+                        "400": bad, "401": unauthorized, "404": not_found,
                         "409": error("The task has finished."), "413": too_large, "503": unsaved()
                     }
                 }
@@ -201,7 +266,7 @@ pub fn document() -> Value {
                                                "properties": {"name": {"type": "string"}}}), true),
                     "responses": {
                         "200": ok_json("The task.", task_ref()),
-                        "400": bad, "401": unauthorized, "403": forbidden, "404": not_found, "413": too_large,
+                        "400": bad, "401": unauthorized, "404": not_found, "413": too_large,
                         "503": unsaved()
                     }
                 }
@@ -237,7 +302,9 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "tidings_token_PORT",
-                           "description": "Set by opening /?token=...; PORT is the server's port."}
+                           "description": "A session credential set by opening /?token=... (never the token \
+                               itself: an issue time and an HMAC-SHA256 of it keyed by the token; Max-Age one \
+                               week; valid across restarts while the token is unchanged). PORT is the server's port."}
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},

@@ -20,6 +20,10 @@ pub enum ParseCommandError {
 
 /// Reads `input` to its end and writes `{"type","data","id"}` per dispatched
 /// message and `{"retry":N}` per valid retry field to `output`.
+///
+/// Output is flushed after every chunk read, so each line appears as soon as
+/// its message is parsed (`curl -N ... | tidings parse` is live); a burst
+/// read in one chunk is still written at once.
 pub fn run(mut input: impl Read, output: impl Write) -> Result<(), ParseCommandError> {
     let mut out = BufWriter::new(output);
     let mut parser = Parser::new(ParserConfig::default());
@@ -37,6 +41,7 @@ pub fn run(mut input: impl Read, output: impl Write) -> Result<(), ParseCommandE
         };
         parser.handle_bytes(&buf[..n]);
         drain(&mut parser, &mut out)?;
+        out.flush()?;
     }
     out.flush()?;
     Ok(())

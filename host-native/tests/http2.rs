@@ -31,6 +31,7 @@ async fn streams_and_rest_work_over_h2_prior_knowledge() {
     b.ready().await;
     let post = Request::post(format!("{}/api/events", server.base))
         .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
         .body(Full::new(Bytes::from_static(
             br#"{"type":"trigger.fired","data":{"v":2}}"#,
         )))

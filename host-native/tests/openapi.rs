@@ -48,7 +48,8 @@ async fn every_documented_operation_exists_and_every_route_is_documented() {
             let req = Request::builder()
                 .method(method.to_uppercase().as_str())
                 .uri(format!("{}{concrete}", server.base))
-                .header("authorization", format!("Bearer {}", common::TOKEN));
+                .header("authorization", format!("Bearer {}", common::TOKEN))
+                .header("content-type", "application/json");
             let (status, text) = if method == "get" && path == "/api/events" {
                 // A stream never ends by itself: look at its status only.
                 let sse = server.stream("", &[]).await;

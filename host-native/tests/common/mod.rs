@@ -264,6 +264,16 @@ impl Sse {
     }
 }
 
+/// Opens `/?token=` and returns the `name=value` of the cookie it sets.
+pub async fn session_cookie(server: &Server) -> String {
+    let (status, headers, _) = server
+        .send(Request::get(format!("{}/?token={TOKEN}", server.base)), "")
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set = headers["set-cookie"].to_str().expect("text");
+    set.split(';').next().expect("name=value").to_owned()
+}
+
 /// The SEQ of an `EPOCH-SEQ` id.
 pub fn seq(id: &str) -> u64 {
     id.rsplit('-')
