@@ -314,6 +314,9 @@ impl ClientMachine {
                 self.online = online;
                 if online {
                     self.expedite(Reason::Online, now);
+                    // The network changed under a live connection: it must
+                    // show a byte within one heartbeat.
+                    self.on_recheck(now);
                 } else if let Conn::Reconnecting { until, .. } = &mut self.conn {
                     *until = None;
                     self.reason = Reason::Offline;

@@ -1,7 +1,8 @@
 //! # client-wasm
 //!
 //! The browser driver of broker-core's client state machine: it wraps the
-//! browser's native `EventSource` and carries out what
+//! browser's native `EventSource` (one per browser: tabs share it, see
+//! [`share`]) and carries out what
 //! [`broker_core::ClientMachine`] asks for — open a stream with the cursor,
 //! close it, list again, deliver events, report status — and feeds the core's
 //! [`broker_core::TaskStore`] so a dashboard never shows stale state.
@@ -34,23 +35,33 @@
 #![warn(missing_docs)]
 #![cfg_attr(target_arch = "wasm32", deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod connection;
+mod driver;
 pub mod guard;
+mod list;
 pub mod live;
 pub mod options;
+mod page;
 pub mod platform;
+mod relay;
+pub mod share;
 pub mod stream;
 pub mod tasks;
+mod wire;
 
 pub use live::LiveEvents;
 pub use tasks::JsTaskStore;
 
 use wasm_bindgen::prelude::*;
 
-/// Installs a panic hook at module start so that a panic shows its message
-/// in the console instead of an opaque `unreachable` trap.
+/// Installs a panic hook at module start so that a panic shows in the
+/// console instead of an opaque `unreachable` trap. It prints where, not the
+/// formatted message: formatting would pull Rust's `fmt` machinery into a
+/// module that otherwise has none.
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&JsValue::from_str(&info.to_string()));
+        let place = info.location().map_or("", |l| l.file());
+        web_sys::console::error_2(&JsValue::from_str("client-wasm panicked in"), &place.into());
     }));
 }
