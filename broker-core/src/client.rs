@@ -108,7 +108,7 @@ mod rules;
 mod wire;
 
 use core::time::Duration;
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use crate::id::{Epoch, EventId};
 use crate::time::Timestamp;

@@ -1,5 +1,6 @@
 //! Identities: event ids (`EPOCH-SEQ`), task ids and subscriber ids.
 
+use alloc::string::String;
 use core::fmt;
 use core::str::FromStr;
 
@@ -144,7 +145,7 @@ impl serde::Serialize for EventId {
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let s = <alloc::borrow::Cow<'de, str>>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -81,8 +81,13 @@
 //! assert_eq!(client.cursor().map(|id| id.to_string()).as_deref(), Some("7e57-2"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+// Without `std` (the browser build) the core needs only `alloc`: no
+// formatting or panic machinery of the standard library comes with it.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+extern crate alloc;
 
 // The broker, the SSE codec and tasks carry JSON (`serde_json::Map` event
 // data, serde task records): they come with the `serde` feature. The client

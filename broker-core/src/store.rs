@@ -32,11 +32,13 @@
 #[cfg(feature = "serde")]
 mod json;
 mod merge;
+mod sorted;
 
-use std::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use crate::id::{EventId, TaskId};
 use merge::Entry;
+use sorted::SortedMap;
 
 #[cfg(feature = "serde")]
 pub use json::{StatusUpdate, StoreError, TaskList};
@@ -122,13 +124,13 @@ impl Change {
 /// The task store.
 #[derive(Debug)]
 pub struct TaskStore<R: TaskRecord> {
-    tasks: BTreeMap<TaskId, Entry<R>>,
+    tasks: SortedMap<TaskId, Entry<R>>,
     /// Status updates for tasks the store does not know yet (their
     /// `task.created` has not arrived), newest per task; merged when it does.
-    orphans: BTreeMap<TaskId, (u64, R::Status)>,
+    orphans: SortedMap<TaskId, (u64, R::Status)>,
     /// Tasks removed at a version newer than the last list: news no newer
     /// than that version is about a task that is gone.
-    removed: BTreeMap<TaskId, u64>,
+    removed: SortedMap<TaskId, u64>,
     /// The `SEQ` of the last list's cursor: a task missing from that list and
     /// news about it no newer than this describe a task the server no longer
     /// has.
@@ -141,9 +143,9 @@ pub struct TaskStore<R: TaskRecord> {
 impl<R: TaskRecord> Default for TaskStore<R> {
     fn default() -> Self {
         TaskStore {
-            tasks: BTreeMap::new(),
-            orphans: BTreeMap::new(),
-            removed: BTreeMap::new(),
+            tasks: SortedMap::default(),
+            orphans: SortedMap::default(),
+            removed: SortedMap::default(),
             floor: 0,
             held: None,
         }
@@ -183,7 +185,7 @@ impl<R: TaskRecord> TaskStore<R> {
         self.floor = cursor.seq;
         let floor = self.floor;
         self.removed.retain(|_, version| *version > floor);
-        let mut fresh: BTreeMap<TaskId, Entry<R>> = BTreeMap::new();
+        let mut fresh: SortedMap<TaskId, Entry<R>> = SortedMap::default();
         for (id, version, record) in tasks {
             if self.removed.get(&id).is_some_and(|gone| *gone >= version) {
                 continue;
@@ -198,7 +200,7 @@ impl<R: TaskRecord> TaskStore<R> {
             }
         }
         let orphans = core::mem::take(&mut self.orphans);
-        for (id, (version, status)) in orphans {
+        for (id, (version, status)) in orphans.into_entries() {
             match fresh.get_mut(&id) {
                 Some(entry) => {
                     entry.merge_status(&status, version);
@@ -220,13 +222,13 @@ impl<R: TaskRecord> TaskStore<R> {
     /// if the events had arrived live), and report what that changed.
     pub fn handle_list_failed(&mut self) -> Vec<Change> {
         let held = self.held.take().unwrap_or_default();
-        let mut changed: BTreeMap<TaskId, Change> = BTreeMap::new();
+        let mut changed: SortedMap<TaskId, Change> = SortedMap::default();
         for event in held {
             if let Some(change) = self.apply(event) {
                 changed.insert(change.id().clone(), change);
             }
         }
-        changed.into_values().collect()
+        changed.into_entries().into_iter().map(|(_, c)| c).collect()
     }
 
     /// Applies one piece of news. News whose version is not newer than the
@@ -342,25 +344,23 @@ impl<R: TaskRecord> TaskStore<R> {
     }
 }
 
-/// The changes that turn `old` into `new`, in id order.
+/// The changes that turn `old` into `new`, in id order: one walk over both
+/// (they are sorted by id), no sort.
 fn diff<R: TaskRecord>(
-    old: &BTreeMap<TaskId, Entry<R>>,
-    new: &BTreeMap<TaskId, Entry<R>>,
+    old: &SortedMap<TaskId, Entry<R>>,
+    new: &SortedMap<TaskId, Entry<R>>,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    for (id, entry) in new {
-        if old
-            .get(id)
-            .is_none_or(|before| !before.record.same(&entry.record))
-        {
-            changes.push(Change::Upserted(id.clone()));
+    let mut old = old.iter().peekable();
+    for (id, entry) in new.iter() {
+        while let Some((gone, _)) = old.next_if(|(o, _)| *o < id) {
+            changes.push(Change::Removed(gone.clone()));
+        }
+        match old.next_if(|(o, _)| *o == id) {
+            Some((_, before)) if before.record.same(&entry.record) => {}
+            _ => changes.push(Change::Upserted(id.clone())),
         }
     }
-    for id in old.keys() {
-        if !new.contains_key(id) {
-            changes.push(Change::Removed(id.clone()));
-        }
-    }
-    changes.sort_by(|a, b| a.id().cmp(b.id()));
+    changes.extend(old.map(|(gone, _)| Change::Removed(gone.clone())));
     changes
 }

@@ -2,7 +2,10 @@
 //! browser reports becomes machine inputs, and a leader relays each of them
 //! to the other tabs as it happens.
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use broker_core::{EventId, Failure, Input};
 use wasm_bindgen::JsValue;

@@ -12,8 +12,11 @@
 //! own listeners. No borrow is held while application callbacks run, so a
 //! callback may call back into the `LiveEvents` (even `close()`).
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::cell::RefCell;
+use alloc::rc::{Rc, Weak};
 
 use broker_core::{ClientMachine, EventId, Failure, Input, Output, StatusReport};
 use wasm_bindgen::prelude::*;
@@ -191,7 +194,7 @@ pub(crate) fn pump(shared: &Shared) {
 
 /// Carries out the outputs that waited for the role.
 pub(crate) fn perform_deferred(shared: &Shared) {
-    let deferred = std::mem::take(&mut shared.borrow_mut().deferred);
+    let deferred = core::mem::take(&mut shared.borrow_mut().deferred);
     for output in deferred {
         perform(shared, output);
     }
@@ -254,7 +257,7 @@ fn deliver(shared: &Shared) {
 /// The status object JS sees, as a frame's payload `[status, reason, next]`.
 pub(crate) fn report_items(report: StatusReport) -> [JsValue; 3] {
     let next = match report.next_attempt {
-        Some(at) => JsValue::from_f64(crate::platform::wall_clock(at).round()),
+        Some(at) => JsValue::from_f64(js_sys::Math::round(crate::platform::wall_clock(at))),
         None => JsValue::NULL,
     };
     [

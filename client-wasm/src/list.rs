@@ -3,7 +3,10 @@
 //! before the machine hears the cursor. A list that does not answer in time
 //! is abandoned (the machine says so) and its late answer never lands.
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use broker_core::{EventId, Failure, Input, ResyncReason};
 use wasm_bindgen::JsValue;

@@ -2,8 +2,11 @@
 //! decides whether this tab leads or follows (see [`crate::share`]) and
 //! forwards the application's calls.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::cell::RefCell;
+use alloc::rc::Rc;
 
 use broker_core::{ClientMachine, Input};
 use wasm_bindgen::prelude::*;
@@ -52,6 +55,9 @@ fn on_role(shared: &Shared, leads: bool) {
         };
         if connected && shared.borrow().deferred.is_empty() {
             crate::connection::open(shared, cursor);
+        } else if !connected {
+            // Waiting out a backoff of the relay: the stream is ours now.
+            feed(shared, Input::Recheck);
         }
         let (handlers, report) = {
             let d = shared.borrow();

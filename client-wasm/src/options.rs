@@ -1,6 +1,9 @@
 //! The `LiveEvents` constructor's options, read from a plain JS object, and
 //! the TypeScript declarations of the JS API's object shapes.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::time::Duration;
 
 use broker_core::ClientConfig;

@@ -2,6 +2,9 @@
 //! back from the back/forward cache or from being frozen (`Recheck`: look
 //! at the stream now instead of trusting a connection that slept).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use broker_core::Input;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -1,6 +1,9 @@
 //! The few browser facts the driver reads: the window, the clock, a seed,
 //! visibility and connectivity.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use broker_core::{Reason, Timestamp};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -1,6 +1,9 @@
 //! The relay between tabs (see [`crate::share`]): the leader's side (answer
 //! joins, welcome followers) and the follower's (the relay as its stream).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use broker_core::{EventId, Failure, Input};
 use js_sys::Array;
 use wasm_bindgen::JsValue;
@@ -115,7 +118,7 @@ fn welcome(shared: &Shared, to: f64) {
 pub(crate) fn welcome_pending(shared: &Shared) {
     let pending = {
         let mut d = shared.borrow_mut();
-        d.role == Role::Leader && std::mem::take(&mut d.relay.pending_joins)
+        d.role == Role::Leader && core::mem::take(&mut d.relay.pending_joins)
     };
     if pending {
         welcome(shared, -1.0);

@@ -19,6 +19,9 @@
 //!   `[WELCOME, s, n, to, epoch, lastId, heartbeatMs]`, `[BYE, s]`;
 //! - follower → leader: `[JOIN, tab, types...]`, `[LISTEN, type]`, `[START]`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -180,7 +183,8 @@ impl Drop for Share {
 fn pending_promise() -> (js_sys::Promise, js_sys::Function) {
     let mut resolve = None;
     let promise = js_sys::Promise::new(&mut |res, _rej| resolve = Some(res));
-    let resolve = resolve.unwrap_or_else(|| js_sys::Function::new_no_args(""));
+    // The executor runs at once: `resolve` is always there.
+    let resolve = resolve.unwrap_or_else(|| JsValue::UNDEFINED.unchecked_into());
     (promise, resolve)
 }
 

@@ -3,8 +3,11 @@
 //! (never a copy through Rust types) and merges them by version, so an older
 //! event never overwrites a newer list. `list()` hands out those objects.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::cell::RefCell;
+use alloc::rc::Rc;
 
 use broker_core::{Change, EventId, TaskEvent, TaskId, TaskRecord, TaskStore};
 use js_sys::{Array, Object, Reflect, JSON};

@@ -2,6 +2,9 @@
 //! and `heartbeat` read with `JSON.parse`, anything else an event with its
 //! id. The data of an event is parsed here once and kept by the driver.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use broker_core::{Epoch, EventId, Input, StreamEnd};
 use wasm_bindgen::JsValue;
 

@@ -13,8 +13,10 @@ const WASM_FILE: &str = "client_wasm_bg.wasm";
 /// The glue ES module.
 const GLUE_FILE: &str = "client_wasm.js";
 
-/// The size goal for wasm plus glue, gzipped (issue 4).
-const GOAL_GZIPPED: u64 = 30 * 1024;
+/// The size goal for wasm plus glue, gzipped (issue 8; stretch 10 KB).
+const GOAL_GZIPPED: u64 = 15 * 1024;
+/// The stretch goal.
+const STRETCH_GZIPPED: u64 = 10 * 1024;
 
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
@@ -46,6 +48,10 @@ pub fn build() -> Result {
             "wasm32-unknown-unknown",
             "--profile",
             "wasm",
+            // The release build: no std, a small allocator.
+            "--no-default-features",
+            "--features",
+            "tiny",
         ],
     ))?;
     let built = target_dir().join("wasm32-unknown-unknown/wasm/client_wasm.wasm");
@@ -93,6 +99,18 @@ pub fn build() -> Result {
             false
         }
     };
+    // The glue carries every doc comment as JSDoc (the .d.ts keeps them):
+    // minify it the way wasm-opt shrinks the module.
+    let terser = root().join("e2e/node_modules/.bin/terser");
+    if terser.exists() {
+        let glue_path = glue.to_string_lossy().into_owned();
+        run(&mut cmd(
+            &terser.to_string_lossy(),
+            &[&glue_path, "--module", "--compress", "--mangle", "-o", &glue_path],
+        ))?;
+    } else {
+        eprintln!("terser: not available (npm `terser` in e2e/); the glue stays as generated");
+    }
     let glue_size = file_size(&glue)?;
     let glue_gz = gzipped_size(&glue)?;
     eprintln!("wasm size: raw {} B ({} B gzipped)", raw, raw_gz);
@@ -103,14 +121,12 @@ pub fn build() -> Result {
     eprintln!("glue JS: {glue_size} B ({glue_gz} B gzipped)");
     let total = final_gz + glue_gz;
     eprintln!(
-        "wasm + glue gzipped: {total} B ({:.1} KB) against the goal of {} KB: {}",
+        "wasm + glue gzipped: {total} B ({:.1} KB) against the goal of {} KB: {}; stretch {} KB: {}",
         total as f64 / 1024.0,
         GOAL_GZIPPED / 1024,
-        if total <= GOAL_GZIPPED {
-            "met"
-        } else {
-            "NOT met"
-        }
+        if total <= GOAL_GZIPPED { "met" } else { "NOT met" },
+        STRETCH_GZIPPED / 1024,
+        if total <= STRETCH_GZIPPED { "met" } else { "not met" },
     );
     package(&out)
 }
