@@ -100,6 +100,8 @@ pub(crate) struct Driver {
     pub(crate) fed: Option<(String, JsValue, String)>,
     /// Outputs that wait until the role is known.
     pub(crate) deferred: Vec<Output>,
+    /// In the back/forward cache: no stream, no share, until shown again.
+    pub(crate) suspended: bool,
     /// `Start` was fed (the constructor defers it by one microtask).
     pub(crate) started: bool,
     pub(crate) closed: bool,

@@ -70,6 +70,72 @@ fn on_role(shared: &Shared, leads: bool) {
     driver::perform_deferred(shared);
 }
 
+/// Joins the tabs of this URL: the channel, then the lock.
+fn open_share(shared: &Shared) {
+    let weak = Rc::downgrade(shared);
+    let name = ["tidings:", &shared.borrow().options.stream_url].concat();
+    let frames = weak.clone();
+    let opened = Share::open(
+        &name,
+        move |f| crate::relay::on_frame(&frames, f),
+        move |leads| {
+            if let Some(shared) = weak.upgrade() {
+                on_role(&shared, leads);
+            }
+        },
+    );
+    let mut d = shared.borrow_mut();
+    match opened {
+        Ok(s) => {
+            d.role = Role::Unknown;
+            d.share = Some(s);
+        }
+        Err(_) => d.role = Role::Solo,
+    }
+}
+
+/// The page goes into the back/forward cache: a page holding a request, a
+/// lock or a channel would not be kept, and a cached page cannot lead. Let
+/// go of all three, and wait as if offline until the page is shown again.
+pub(crate) fn suspend(shared: &Shared) {
+    {
+        let mut d = shared.borrow_mut();
+        if d.closed || d.suspended {
+            return;
+        }
+        if d.role == Role::Leader {
+            let session = d.relay.session;
+            d.post(&[frame::BYE.into(), session.into()]);
+        }
+        d.suspended = true;
+        d.share = None;
+        d.leader_status = None;
+        d.role = Role::Solo;
+        d.stream = None;
+        d.probe = None;
+        d.joined = None;
+    }
+    feed(shared, Input::Online { online: false });
+    feed(shared, Input::Failed(broker_core::Failure::Network));
+}
+
+/// Shown again from the back/forward cache: rejoin the tabs, reconnect now.
+pub(crate) fn resume(shared: &Shared) {
+    let share = {
+        let mut d = shared.borrow_mut();
+        if d.closed || !d.suspended {
+            return;
+        }
+        d.suspended = false;
+        d.options.share && share::available()
+    };
+    if share {
+        open_share(shared);
+    }
+    feed(shared, Input::Online { online: platform::online() });
+    feed(shared, Input::Recheck);
+}
+
 #[wasm_bindgen]
 impl LiveEvents {
     /// Starts connecting right after the current task, so that handlers
@@ -105,6 +171,7 @@ impl LiveEvents {
             stores: Vec::new(),
             fed: None,
             deferred: Vec::new(),
+            suspended: false,
             started: false,
             closed: false,
             options,
@@ -112,22 +179,7 @@ impl LiveEvents {
         let weak = Rc::downgrade(&shared);
         shared.borrow_mut().page_listeners = crate::page::listeners(&weak)?;
         if sharing {
-            let name = ["tidings:", &shared.borrow().options.stream_url].concat();
-            let frames = weak.clone();
-            let roles = weak.clone();
-            let opened = Share::open(
-                &name,
-                move |f| crate::relay::on_frame(&frames, f),
-                move |leads| {
-                    if let Some(shared) = roles.upgrade() {
-                        on_role(&shared, leads);
-                    }
-                },
-            );
-            match opened {
-                Ok(s) => shared.borrow_mut().share = Some(s),
-                Err(_) => shared.borrow_mut().role = Role::Solo,
-            }
+            open_share(&shared);
         }
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(shared) = weak.upgrade() {

@@ -36,13 +36,9 @@ pub(crate) fn listeners(weak: &WeakShared) -> Result<Vec<Listener>, JsValue> {
                 visible: platform::visible(),
             })
         })?,
-        on(&window, "pageshow", |event| {
-            // Restored from the back/forward cache: the stream slept.
-            let persisted = event
-                .dyn_ref::<web_sys::PageTransitionEvent>()
-                .is_some_and(|e| e.persisted());
-            persisted.then_some(Input::Recheck)
-        })?,
+        cached(&window, "pagehide", weak, crate::live::suspend)?,
+        // Restored from the back/forward cache: rejoin, reconnect at once.
+        cached(&window, "pageshow", weak, crate::live::resume)?,
         // Page Lifecycle: the page was frozen and runs again.
         on(&document, "resume", |_| Some(Input::Recheck))?,
         on(&window, "online", |_| Some(Input::Online { online: true }))?,
@@ -50,4 +46,23 @@ pub(crate) fn listeners(weak: &WeakShared) -> Result<Vec<Listener>, JsValue> {
             Some(Input::Online { online: false })
         })?,
     ])
+}
+
+/// A `pagehide` / `pageshow` listener that acts only for the back/forward
+/// cache (`persisted`).
+fn cached(
+    window: &web_sys::Window,
+    kind: &str,
+    weak: &WeakShared,
+    act: fn(&crate::driver::Shared),
+) -> Result<Listener, JsValue> {
+    let weak = weak.clone();
+    Listener::new(window, kind, move |event| {
+        let persisted = event
+            .dyn_ref::<web_sys::PageTransitionEvent>()
+            .is_some_and(|e| e.persisted());
+        if let (true, Some(shared)) = (persisted, weak.upgrade()) {
+            act(&shared);
+        }
+    })
 }

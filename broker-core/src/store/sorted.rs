@@ -39,10 +39,6 @@ impl<K: Ord, V> SortedMap<K, V> {
         }
     }
 
-    pub(crate) fn contains_key(&self, key: &K) -> bool {
-        self.find(key).is_ok()
-    }
-
     /// Inserts or replaces. Appending in key order costs no move.
     pub(crate) fn insert(&mut self, key: K, value: V) {
         if self.entries.last().is_some_and(|(last, _)| *last < key) {
@@ -116,7 +112,7 @@ mod tests {
         assert_eq!(ours, theirs);
         m.retain(|k, _| k % 2 == 0);
         assert!(m.iter().all(|(k, _)| k % 2 == 0));
-        assert!(!m.contains_key(&1));
+        assert!(m.get(&1).is_none());
         assert_eq!(m.is_empty(), m.len() == 0);
     }
 }
