@@ -235,12 +235,7 @@ pub fn test_browser() -> Result {
 /// builds `tidings` and the wasm package, then `node --test` in e2e/ (the
 /// tests start and stop the server themselves).
 pub fn test_e2e() -> Result {
-    install::e2e_packages()?;
-    run(&mut cmd(
-        "cargo",
-        &["build", "--quiet", "-p", "host-native", "--bin", "tidings"],
-    ))?;
-    build()?;
+    browser_prerequisites()?;
     let tidings = target_dir().join("debug/tidings");
     let mut c = cmd(
         "node",
@@ -255,4 +250,44 @@ pub fn test_e2e() -> Result {
         .env("TIDINGS_BIN", tidings)
         .env("TIDINGS_WWW", root().join("www"));
     run_counted(&mut c)
+}
+
+/// Builds what the browser scripts need: `tidings` (debug) and the wasm package.
+fn browser_prerequisites() -> Result {
+    install::e2e_packages()?;
+    run(&mut cmd(
+        "cargo",
+        &["build", "--quiet", "-p", "host-native", "--bin", "tidings"],
+    ))?;
+    build()
+}
+
+/// `cargo xtask screenshot`: rewrites `docs/screenshot.png` (the README
+/// picture) from a real server and Chromium: `node e2e/screenshot.js`.
+pub fn screenshot() -> Result {
+    install::chromium()?;
+    browser_prerequisites()?;
+    let mut c = cmd("node", &["screenshot.js"]);
+    c.current_dir(root().join("e2e"))
+        .env("TIDINGS_BIN", target_dir().join("debug/tidings"))
+        .env("TIDINGS_WWW", root().join("www"));
+    run(&mut c)
+}
+
+/// `cargo xtask bench-dashboard`: the dashboard's main-thread time per
+/// applied event in Chromium, 1,000 tasks, 200 events/s (a benchmark, not a
+/// test: it prints figures and asserts nothing). Uses a release `tidings`.
+pub fn bench_dashboard() -> Result {
+    install::chromium()?;
+    install::e2e_packages()?;
+    run(&mut cmd(
+        "cargo",
+        &["build", "--quiet", "--release", "-p", "host-native", "--bin", "tidings"],
+    ))?;
+    build()?;
+    let mut c = cmd("node", &["bench/main-thread.js"]);
+    c.current_dir(root().join("e2e"))
+        .env("TIDINGS_BIN", target_dir().join("release/tidings"))
+        .env("TIDINGS_WWW", root().join("www"));
+    run(&mut c)
 }
