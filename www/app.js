@@ -66,11 +66,32 @@ function noticeTransitions(changes) {
   }
 }
 
+// The store reports each change at once; the page draws them at most every
+// 100 ms, at a frame (a burst of events costs one patch of the rows it
+// touched, not one each, and one layout and paint). A hidden tab has no
+// frames: it draws on a timer.
+const DRAW_EVERY_MS = 100;
+let pending = new Map(); // id -> the latest change
+let scheduled = false;
+let drawn = 0;
+function flush() {
+  scheduled = false;
+  drawn = performance.now();
+  const changes = [...pending.values()];
+  pending = new Map();
+  list.apply(changes);
+  detail.apply(changes);
+}
 tasks.onChange((changes) => {
   noticeTransitions(changes);
   listedOnce = true;
-  list.apply(changes);
-  detail.apply(changes);
+  for (const c of changes) pending.set(c.id, c);
+  if (scheduled) return;
+  scheduled = true;
+  const wait = Math.max(0, drawn + DRAW_EVERY_MS - performance.now());
+  if (document.hidden) setTimeout(flush, Math.max(wait, 200));
+  else if (wait === 0) requestAnimationFrame(flush);
+  else setTimeout(() => requestAnimationFrame(flush), wait);
 });
 
 bindForms({ tasks, detail, select });

@@ -107,8 +107,8 @@ mod rules;
 #[cfg(feature = "serde")]
 mod wire;
 
-use core::time::Duration;
 use alloc::collections::VecDeque;
+use core::time::Duration;
 
 use crate::id::{Epoch, EventId};
 use crate::time::Timestamp;
@@ -560,7 +560,14 @@ impl ClientMachine {
         match &mut self.conn {
             Conn::Reconnecting { .. } => self.expedite(Reason::Recheck, now),
             Conn::Live { recheck_by, .. } => {
-                *recheck_by = Some(now + recheck_window(self.config.heartbeat.or(self.server_heartbeat).unwrap_or(DEFAULT_HEARTBEAT)));
+                *recheck_by = Some(
+                    now + recheck_window(
+                        self.config
+                            .heartbeat
+                            .or(self.server_heartbeat)
+                            .unwrap_or(DEFAULT_HEARTBEAT),
+                    ),
+                );
             }
             _ => {}
         }

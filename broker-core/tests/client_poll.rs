@@ -20,7 +20,7 @@ fn stay_down(h: &mut Harness, until: Timestamp) -> Vec<(Timestamp, Output)> {
         }
         let out = h.fire_next().expect("a deadline");
         for o in out {
-            seen.push((h.now, o.clone()));
+            seen.push((h.now, o));
             match o {
                 Output::Open { .. } => {
                     for o in h.fail(Failure::Network) {

@@ -38,7 +38,11 @@ fn id() -> impl Strategy<Value = EventId> {
 }
 
 fn stream_end() -> impl Strategy<Value = StreamEnd> {
-    prop::sample::select(vec![StreamEnd::MaxLifetime, StreamEnd::Shutdown, StreamEnd::Other])
+    prop::sample::select(vec![
+        StreamEnd::MaxLifetime,
+        StreamEnd::Shutdown,
+        StreamEnd::Other,
+    ])
 }
 
 /// What a stream can say, typed as the drivers hand it over.

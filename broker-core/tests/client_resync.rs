@@ -22,7 +22,11 @@ fn a_first_start_lists_because_nothing_resumes() {
 fn a_resumed_ready_lists_nothing_and_events_move_the_cursor() {
     let mut h = Harness::new(config(), 2);
     h.go_live(false);
-    assert_eq!(h.cursor().as_deref(), Some("e-0"), "not resumed: from the head");
+    assert_eq!(
+        h.cursor().as_deref(),
+        Some("e-0"),
+        "not resumed: from the head"
+    );
     h.listed("e-3");
     h.input(event("e-4"));
     h.fail(Failure::Network);

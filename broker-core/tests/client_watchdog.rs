@@ -19,7 +19,10 @@ fn silence_for_twice_the_heartbeat_closes_and_reconnects() {
     assert_eq!(h.machine.status(), Status::Live);
     let out = h.advance(Duration::from_millis(1));
     assert_eq!(out[0], Output::Close);
-    assert_eq!(common::reports(&out)[0].reason, broker_core::Reason::Watchdog);
+    assert_eq!(
+        common::reports(&out)[0].reason,
+        broker_core::Reason::Watchdog
+    );
     assert_eq!(h.machine.consecutive_failures(), 1);
     // The first failure of a live connection reconnects at once.
     assert_eq!(opens(&out).len(), 1, "{out:?}");

@@ -96,7 +96,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         })
 }
 
-fn deliver(store: &mut TaskStore<broker_core::Task>, server: &Server, index: usize) -> Vec<broker_core::Change> {
+fn deliver(
+    store: &mut TaskStore<broker_core::Task>,
+    server: &Server,
+    index: usize,
+) -> Vec<broker_core::Change> {
     let event = &server.events[index];
     store
         .handle_event(event.kind, &event.data)

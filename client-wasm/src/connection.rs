@@ -67,7 +67,7 @@ fn on_stream(weak: &WeakShared, generation: u32, event: StreamEvent) {
             {
                 let mut d = shared.borrow_mut();
                 d.stream_opened = true;
-                if d.role == Role::Leader {
+                if d.role == Role::Leader && d.relay.followers {
                     let n = d.next_seq();
                     let from = d.stream_from.map_or(JsValue::NULL, |id| id_text(id).into());
                     let session = d.relay.session;
@@ -83,7 +83,7 @@ fn on_stream(weak: &WeakShared, generation: u32, event: StreamEvent) {
         } => {
             {
                 let mut d = shared.borrow_mut();
-                if d.role == Role::Leader {
+                if d.role == Role::Leader && d.relay.followers {
                     let n = d.next_seq();
                     let session = d.relay.session;
                     d.post(&[
@@ -133,7 +133,7 @@ fn message(shared: &Shared, kind: String, data: &str, id: String) {
 pub(crate) fn stream_failed(shared: &Shared, failure: Failure, retry_after_ms: Option<u64>) {
     {
         let mut d = shared.borrow_mut();
-        if d.role == Role::Leader {
+        if d.role == Role::Leader && d.relay.followers {
             let n = d.next_seq();
             let session = d.relay.session;
             let code: i32 = match failure {
@@ -170,13 +170,8 @@ fn probe(shared: &Shared, generation: u32, url: String) {
     let weak = Rc::downgrade(shared);
     wasm_bindgen_futures::spawn_local(async move {
         // The same credentials mode as the EventSource (`withCredentials`).
-        let fetched = platform::fetch(
-            &url,
-            "HEAD",
-            web_sys::RequestCredentials::Include,
-            &signal,
-        )
-        .await;
+        let fetched =
+            platform::fetch(&url, "HEAD", web_sys::RequestCredentials::Include, &signal).await;
         let (failure, retry_after) = match fetched {
             Ok(f) if f.status == 200 && f.content_type.starts_with("text/event-stream") => {
                 (Failure::Network, None)

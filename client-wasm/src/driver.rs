@@ -15,8 +15,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use core::cell::RefCell;
 use alloc::rc::{Rc, Weak};
+use core::cell::RefCell;
 
 use broker_core::{ClientMachine, EventId, Failure, Input, Output, StatusReport};
 use wasm_bindgen::prelude::*;
@@ -64,6 +64,9 @@ pub(crate) struct Relay {
     pub(crate) seq: u32,
     /// A follower joined while the stream was not live: welcome all at `ready`.
     pub(crate) pending_joins: bool,
+    /// A follower joined this session: only then are stream frames posted
+    /// (a tab alone pays nothing for sharing).
+    pub(crate) followers: bool,
 }
 
 /// Everything one `LiveEvents` holds. Each browser resource is a guard field:
@@ -111,10 +114,7 @@ impl Driver {
     /// Releases every browser resource and forgets every callback.
     pub(crate) fn tear_down(&mut self) {
         if self.role == Role::Leader {
-            self.post(&[
-                crate::share::frame::BYE.into(),
-                self.relay.session.into(),
-            ]);
+            self.post(&[crate::share::frame::BYE.into(), self.relay.session.into()]);
         }
         self.closed = true;
         self.stream = None;

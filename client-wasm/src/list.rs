@@ -64,7 +64,10 @@ pub(crate) fn start(shared: &Shared, reason: ResyncReason) {
     });
 }
 
-async fn fetch(url: &str, signal: &web_sys::AbortSignal) -> Result<(EventId, ListedTasks), Failure> {
+async fn fetch(
+    url: &str,
+    signal: &web_sys::AbortSignal,
+) -> Result<(EventId, ListedTasks), Failure> {
     let fetched = platform::fetch(url, "GET", web_sys::RequestCredentials::SameOrigin, signal)
         .await
         .map_err(|_| Failure::Network)?;

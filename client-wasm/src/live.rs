@@ -5,8 +5,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use core::cell::RefCell;
 use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use broker_core::{ClientMachine, Input};
 use wasm_bindgen::prelude::*;
@@ -37,6 +37,7 @@ fn on_role(shared: &Shared, leads: bool) {
                 session: (platform::seed() as u32) | 1,
                 seq: 0,
                 pending_joins: true,
+                followers: false,
             };
             d.leader_status = None;
         } else if d.role == Role::Unknown {
@@ -132,7 +133,12 @@ pub(crate) fn resume(shared: &Shared) {
     if share {
         open_share(shared);
     }
-    feed(shared, Input::Online { online: platform::online() });
+    feed(
+        shared,
+        Input::Online {
+            online: platform::online(),
+        },
+    );
     feed(shared, Input::Recheck);
 }
 

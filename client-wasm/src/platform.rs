@@ -96,7 +96,11 @@ pub async fn fetch(
         .await?
         .dyn_into()?;
     let headers = response.headers();
-    let content_type = headers.get("content-type").ok().flatten().unwrap_or_default();
+    let content_type = headers
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let retry_after_ms = headers
         .get("retry-after")
         .ok()
@@ -126,7 +130,13 @@ pub fn reason_text(reason: Reason) -> String {
     if let Some(code) = reason.code() {
         out.push(' ');
         let digits = [code / 100 % 10, code / 10 % 10, code % 10];
-        let skip = if code >= 100 { 0 } else if code >= 10 { 1 } else { 2 };
+        let skip = if code >= 100 {
+            0
+        } else if code >= 10 {
+            1
+        } else {
+            2
+        };
         out.extend(digits[skip..].iter().map(|d| char::from(b'0' + *d as u8)));
     }
     if let Some(end) = reason.end() {

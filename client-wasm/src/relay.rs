@@ -58,6 +58,7 @@ fn lead(shared: &Shared, kind: u32, frame: &Array) {
         frame::JOIN => {
             {
                 let mut d = shared.borrow_mut();
+                d.relay.followers = true;
                 for t in frame.iter().skip(2).filter_map(|t| t.as_string()) {
                     listen(&mut d, t);
                 }

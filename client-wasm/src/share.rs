@@ -72,8 +72,8 @@ fn lock_manager() -> Option<LockManager> {
 
 /// Whether this page can share a stream with other tabs.
 pub fn available() -> bool {
-    let has_channel = js_sys::Reflect::has(&js_sys::global(), &"BroadcastChannel".into())
-        .unwrap_or(false);
+    let has_channel =
+        js_sys::Reflect::has(&js_sys::global(), &"BroadcastChannel".into()).unwrap_or(false);
     has_channel && lock_manager().is_some()
 }
 
@@ -122,7 +122,8 @@ impl Share {
     /// `request(name, {ifAvailable})`: lead now if no tab does; else wait
     /// in line (`request(name, {signal})`) and lead when the leader goes.
     fn ask(&mut self, name: &str, on_role: impl Fn(bool) + Clone + 'static) -> Result<(), JsValue> {
-        let locks = lock_manager().ok_or_else(|| crate::platform::js_error("no navigator.locks"))?;
+        let locks =
+            lock_manager().ok_or_else(|| crate::platform::js_error("no navigator.locks"))?;
         let (hold, release) = pending_promise();
         self.release = Some(release);
         let abort = Abort::new()?;

@@ -6,8 +6,8 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use core::cell::RefCell;
 use alloc::rc::Rc;
+use core::cell::RefCell;
 
 use broker_core::{Change, EventId, TaskEvent, TaskId, TaskRecord, TaskStore};
 use js_sys::{Array, Object, Reflect, JSON};

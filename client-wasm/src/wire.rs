@@ -19,9 +19,7 @@ pub fn parse_data(data: &str) -> JsValue {
 pub fn control_input(kind: &str, data: &str) -> Option<Input> {
     let parsed = || js_sys::JSON::parse(data).ok();
     Some(match kind {
-        "ready" => parsed()
-            .and_then(|d| ready(&d))
-            .unwrap_or(Input::Malformed),
+        "ready" => parsed().and_then(|d| ready(&d)).unwrap_or(Input::Malformed),
         "lagged" => parsed()
             .and_then(|d| get(&d, "dropped").as_f64())
             .filter(|n| *n >= 0.0)

@@ -363,7 +363,10 @@ async fn two_clients_of_one_url_share_one_event_source_and_the_follower_takes_ov
     };
     // A URL of its own, so that no other test's client shares with these.
     let leader = LiveEvents::new(both("")).expect("first");
-    wait_for(3000, "a role", || leader.role().as_string().as_deref() == Some("leader")).await;
+    wait_for(3000, "a role", || {
+        leader.role().as_string().as_deref() == Some("leader")
+    })
+    .await;
     // The data: stream ends at once: the leader reconnects once at once,
     // then waits out a long backoff.
     pause(300).await;
@@ -374,7 +377,11 @@ async fn two_clients_of_one_url_share_one_event_source_and_the_follower_takes_ov
     })
     .await;
     pause(300).await;
-    assert_eq!(source_urls().len(), before, "the follower opens no EventSource");
+    assert_eq!(
+        source_urls().len(),
+        before,
+        "the follower opens no EventSource"
+    );
     leader.close();
     wait_for(3000, "the takeover", || {
         follower.role().as_string().as_deref() == Some("leader")

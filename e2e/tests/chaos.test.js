@@ -43,7 +43,7 @@ test('chaos converges within 3 s of quiescence and loses no trigger without a re
   const seed = Number(process.env.CHAOS_SEED || 8);
   const random = rng(seed);
   const data = dataDir();
-  const args = ['--queue', '8', '--heartbeat', '1s', '--retry', '200ms'];
+  const args = ['--queue', '4', '--heartbeat', '1s', '--retry', '200ms'];
   let server = await startServer({ data, args });
   const port = server.port;
   const proxy = await startProxy(port);
@@ -90,7 +90,7 @@ test('chaos converges within 3 s of quiescence and loses no trigger without a re
         const renames = id ? Array.from({ length: 60 }, (_, i) =>
           call(server, 'POST', `/api/tasks/${id}/rename`, { name: `burst ${i}` })) : [];
         const at = Date.now();
-        const triggers = Array.from({ length: 150 }, async (_, i) => {
+        const triggers = Array.from({ length: 250 }, async (_, i) => {
           const ok = await call(server, 'POST', '/api/events', { type: 'trigger.fired', data: { at, i } });
           if (ok && ok.id) posted.push({ id: ok.id, at });
         });

@@ -344,8 +344,11 @@ async fn list(
         Ok(cursor)
     }
     .await;
-    let _ = tx.send(Report::List(generation, match input {
-        Ok(cursor) => Input::ListFetched { cursor },
-        Err(failure) => Input::ListFailed(failure),
-    }));
+    let _ = tx.send(Report::List(
+        generation,
+        match input {
+            Ok(cursor) => Input::ListFetched { cursor },
+            Err(failure) => Input::ListFailed(failure),
+        },
+    ));
 }

@@ -24,7 +24,11 @@ async fn head_tells_the_status_a_stream_would_get_and_subscribes_nothing() {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream")));
     assert!(body.is_empty());
-    assert_eq!(server.metric("tidings_subscribers").await, 0.0, "no subscription");
+    assert_eq!(
+        server.metric("tidings_subscribers").await,
+        0.0,
+        "no subscription"
+    );
 
     let (status, _, _) = server.send(head("", false), "").await;
     assert_eq!(status, 401, "no credentials");

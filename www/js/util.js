@@ -45,12 +45,16 @@ export function duration(ms) {
 
 export const ago = (ms) => `${duration(Date.now() - ms)} ago`;
 
+// Formatters are costly to make and cheap to use: one each, made once.
+const TIME = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const DATE_TIME = new Intl.DateTimeFormat([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+
 export function clock(ms) {
   const d = new Date(ms);
-  const today = new Date().toDateString() === d.toDateString();
-  return today
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const now = new Date();
+  const today = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth()
+    && d.getDate() === now.getDate();
+  return (today ? TIME : DATE_TIME).format(d);
 }
 
 /** Terminal output carries colour codes and carriage returns; show plain text. */

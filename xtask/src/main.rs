@@ -126,23 +126,26 @@ fn test_all() -> Result {
                 ],
             ))
         }),
-        ("clippy (broker-core without serde, as the browser builds it)", || {
-            run(&mut cmd(
-                "cargo",
-                &[
-                    "clippy",
-                    "-p",
-                    "broker-core",
-                    "--no-default-features",
-                    "--target",
-                    "wasm32-unknown-unknown",
-                    "--lib",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-            ))
-        }),
+        (
+            "clippy (broker-core without serde, as the browser builds it)",
+            || {
+                run(&mut cmd(
+                    "cargo",
+                    &[
+                        "clippy",
+                        "-p",
+                        "broker-core",
+                        "--no-default-features",
+                        "--target",
+                        "wasm32-unknown-unknown",
+                        "--lib",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ],
+                ))
+            },
+        ),
         ("clippy (client-wasm release build, no std)", || {
             run(&mut cmd(
                 "cargo",

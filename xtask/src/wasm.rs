@@ -106,7 +106,14 @@ pub fn build() -> Result {
         let glue_path = glue.to_string_lossy().into_owned();
         run(&mut cmd(
             &terser.to_string_lossy(),
-            &[&glue_path, "--module", "--compress", "--mangle", "-o", &glue_path],
+            &[
+                &glue_path,
+                "--module",
+                "--compress",
+                "--mangle",
+                "-o",
+                &glue_path,
+            ],
         ))?;
     } else {
         eprintln!("terser: not available (npm `terser` in e2e/); the glue stays as generated");
@@ -282,7 +289,15 @@ pub fn bench_dashboard() -> Result {
     install::e2e_packages()?;
     run(&mut cmd(
         "cargo",
-        &["build", "--quiet", "--release", "-p", "host-native", "--bin", "tidings"],
+        &[
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "host-native",
+            "--bin",
+            "tidings",
+        ],
     ))?;
     build()?;
     let mut c = cmd("node", &["bench/main-thread.js"]);

@@ -59,7 +59,9 @@ pub(super) fn is_new(current: Option<EventId>, delivered: EventId) -> bool {
 /// heartbeat plus a margin for scheduling (a quarter heartbeat, between
 /// 250 ms and 5 s).
 pub(super) fn watchdog_window(heartbeat: Duration) -> Duration {
-    heartbeat.saturating_mul(2).saturating_add(margin(heartbeat))
+    heartbeat
+        .saturating_mul(2)
+        .saturating_add(margin(heartbeat))
 }
 
 /// After a `Recheck` (the page was frozen or cached): one heartbeat plus the

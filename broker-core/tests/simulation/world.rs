@@ -304,7 +304,10 @@ impl World {
             c.lists_in_flight == 0
                 && c.machine.status() == Status::Live
                 && self.cursor_is_current(c)
-                && self.triggers.iter().all(|id| c.accounted.contains(&key(*id)))
+                && self
+                    .triggers
+                    .iter()
+                    .all(|id| c.accounted.contains(&key(*id)))
                 && c.store.len() == self.server.tasks.len()
                 && c.store
                     .tasks()
@@ -345,7 +348,11 @@ impl World {
                     self.server.broker.head()
                 ));
             }
-            if let Some(lost) = self.triggers.iter().find(|id| !client.accounted.contains(&key(**id))) {
+            if let Some(lost) = self
+                .triggers
+                .iter()
+                .find(|id| !client.accounted.contains(&key(**id)))
+            {
                 return Err(format!(
                     "client {i} never received trigger.fired {lost} and no resync was announced after it"
                 ));
@@ -420,7 +427,14 @@ impl World {
                 } else {
                     self.now + self.latency()
                 };
-                self.at(at, Ev::ListResponse { client, list, result });
+                self.at(
+                    at,
+                    Ev::ListResponse {
+                        client,
+                        list,
+                        result,
+                    },
+                );
             }
             Ev::ListResponse {
                 client,
@@ -513,7 +527,15 @@ impl World {
     pub(crate) fn drive(&mut self, client: usize) -> Result<(), String> {
         while let Some(output) = self.clients[client].machine.poll_output() {
             if std::env::var("SIM_TRACE").is_ok() {
-                eprintln!("{} c{client} {:?} pending={:?}", self.now, output, self.clients[client].pending.as_ref().map(|m| (&m.event, &m.last_event_id)));
+                eprintln!(
+                    "{} c{client} {:?} pending={:?}",
+                    self.now,
+                    output,
+                    self.clients[client]
+                        .pending
+                        .as_ref()
+                        .map(|m| (&m.event, &m.last_event_id))
+                );
             }
             match output {
                 Output::Open { last_event_id } => {
@@ -619,7 +641,9 @@ impl World {
                     if report.reason == Reason::Watchdog {
                         self.coverage.watchdogs += 1;
                     }
-                    if matches!(report.reason, Reason::End(_)) && report.status == Status::Connecting {
+                    if matches!(report.reason, Reason::End(_))
+                        && report.status == Status::Connecting
+                    {
                         self.coverage.ends += 1;
                     }
                     if report.status == Status::Unauthorized {
