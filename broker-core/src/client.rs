@@ -668,8 +668,9 @@ impl ClientMachine {
                         self.config.backoff_max,
                     )
                 };
+                // `not_before` stays until the next attempt: a recheck must
+                // not bypass it either.
                 let until = (now + delay).max(self.floor(now));
-                self.not_before = None;
                 self.conn = Conn::Reconnecting {
                     until: self.online.then_some(until),
                     failed_at: now,
