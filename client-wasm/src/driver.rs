@@ -26,7 +26,7 @@ use crate::options::Options;
 use crate::platform::now;
 use crate::share::Share;
 use crate::stream::Stream;
-use crate::tasks::{JsTask, SharedStore};
+use crate::tasks::SharedStore;
 
 pub(crate) type Shared = Rc<RefCell<Driver>>;
 pub(crate) type WeakShared = Weak<RefCell<Driver>>;
@@ -352,4 +352,4 @@ fn on_timer(weak: &WeakShared) {
 }
 
 /// The tasks a list brought, for stores.
-pub(crate) type ListedTasks = Vec<(broker_core::TaskId, u64, JsTask)>;
+pub(crate) type ListedTasks = crate::tasks::Listed;

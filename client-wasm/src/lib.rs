@@ -43,7 +43,7 @@ extern crate alloc;
 /// What `std`'s prelude would bring, from `alloc` (the release build has no std).
 mod prelude {
     pub use alloc::borrow::ToOwned;
-    pub use alloc::string::{String, ToString};
+    pub use alloc::string::String;
     pub use alloc::vec;
     pub use alloc::vec::Vec;
 }

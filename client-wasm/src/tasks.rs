@@ -127,8 +127,11 @@ pub fn task_event(kind: &str, data: &JsValue) -> Option<TaskEvent<JsTask>> {
     })
 }
 
+/// The tasks of a list, with their ids and versions.
+pub type Listed = Vec<(TaskId, u64, JsTask)>;
+
 /// A parsed `GET /api/tasks` answer: its cursor and tasks, if it is one.
-pub fn read_list(list: &JsValue) -> Option<(EventId, Vec<(TaskId, u64, JsTask)>)> {
+pub fn read_list(list: &JsValue) -> Option<(EventId, Listed)> {
     let cursor: EventId = get(list, "cursor").as_string()?.parse().ok()?;
     let tasks = get(list, "tasks");
     if !Array::is_array(&tasks) {
@@ -223,7 +226,7 @@ pub fn list_started(store: &SharedStore) {
 }
 
 /// The list answered.
-pub fn listed(store: &SharedStore, cursor: EventId, tasks: Vec<(TaskId, u64, JsTask)>) {
+pub fn listed(store: &SharedStore, cursor: EventId, tasks: Listed) {
     let changes = store.borrow_mut().store.handle_listed(cursor, tasks);
     notify(store, &changes);
 }

@@ -113,6 +113,6 @@ mod tests {
         m.retain(|k, _| k % 2 == 0);
         assert!(m.iter().all(|(k, _)| k % 2 == 0));
         assert!(m.get(&1).is_none());
-        assert_eq!(m.is_empty(), m.len() == 0);
+        assert_eq!(m.is_empty(), m.iter().next().is_none());
     }
 }
