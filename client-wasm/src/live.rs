@@ -1,4 +1,4 @@
-//! `LiveEvents`: the JS class. It builds the [`Driver`](crate::driver),
+//! `LiveEvents`: the JS class. It builds the driver (`driver.rs`),
 //! decides whether this tab leads or follows (see [`crate::share`]) and
 //! forwards the application's calls.
 
