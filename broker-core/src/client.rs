@@ -1,6 +1,7 @@
 //! The browser client's state machine: connect, resume, back off, poll while
 //! down. IO-free: drivers (client-wasm around `EventSource`, the native
-//! `tidings watch`) feed inputs with `now` and carry out the outputs.
+//! `tidings watch`) feed typed inputs with `now` and carry out the outputs.
+//! The payload of an event never enters the machine: it decides on ids.
 //!
 //! # Drive loop
 //! Feed every [`Input`] with [`ClientMachine::handle_input`], drain
@@ -8,7 +9,9 @@
 //! [`ClientMachine::poll_timeout`]; when it fires call
 //! [`ClientMachine::handle_timeout`] and drain again. Answer every
 //! [`Output::List`] with exactly one [`Input::ListFetched`] (after the store
-//! has applied the list) or [`Input::ListFailed`].
+//! has applied the list) or [`Input::ListFailed`], unless the machine gave it
+//! up first ([`Output::AbandonList`]). After feeding an [`Input::Event`], an
+//! [`Output::Deliver`] says the event is new: hand its payload on.
 //!
 //! ```
 //! use broker_core::{
@@ -21,11 +24,12 @@
 //! machine.handle_input(Input::Start, now);
 //! while let Some(output) = machine.poll_output() {
 //!     match output {
-//!         // Open an EventSource on /api/events?last_event_id=...
+//!         // Open an EventSource on /api/events?heartbeat=event&last_event_id=...
 //!         Output::Open { last_event_id } => assert_eq!(last_event_id, None),
 //!         Output::Close => {}                // close the EventSource
 //!         Output::List(_reason) => {}        // GET /api/tasks, then ListFetched
-//!         Output::Deliver(_message) => {}    // into the stores
+//!         Output::AbandonList => {}          // abort that request
+//!         Output::Deliver { .. } => {}       // the event just fed is new
 //!         Output::Status(report) => assert_eq!(report.status, Status::Connecting),
 //!     }
 //! }
@@ -39,9 +43,9 @@
 //! ```
 //!
 //! # States
-//! `Start` → **connecting** (`Output::Open`) → `Opened` + the `ready` message →
-//! **live**. A failure, a watchdog timeout, a protocol error or `end` leaves
-//! the connection (`Output::Close`) for **reconnecting**: wait out a backoff,
+//! `Start` → **connecting** (`Output::Open`) → `Opened` + `ready` → **live**.
+//! A failure, a watchdog timeout, a protocol error or `end` leaves the
+//! connection (`Output::Close`) for **reconnecting**: wait out a backoff,
 //! then connect again with the cursor. Down for `poll_after`, the status
 //! becomes **polling** and the machine lists every `poll_interval` until a
 //! connection is live again (reconnect attempts go on meanwhile).
@@ -49,15 +53,23 @@
 //! # Rules
 //! - **Backoff**: decorrelated jitter from a generator seeded by the driver:
 //!   each delay is uniform between `backoff_initial` and three times the
-//!   previous one, capped at `backoff_max`. The server's `retry:` is a floor
-//!   (it may exceed the cap: the server asked for it). Failures are forgotten
-//!   only once a connection stayed live for `stable_after`.
+//!   previous one, capped at `backoff_max`. The first failure of a connection
+//!   that was live, with no failure since the last stable one, reconnects at
+//!   once (a dropped or dead connection is most often a one-off). The
+//!   server's `retry:` and a `Retry-After` are floors (they may exceed the
+//!   cap: the server asked for them), and nothing (visibility, `online`,
+//!   `Recheck`) bypasses them. Failures are forgotten once a connection
+//!   stayed live for `stable_after` — judged by elapsed time when the next
+//!   failure comes, so a throttled timer cannot keep old failures counted.
 //! - **`end`**: after a connection that was live for at least `stable_after`,
 //!   reconnect at once with the cursor, not counted as a failure. An `end`
 //!   sooner than that (or before `ready`) counts as a failure, so a server
 //!   that ends every stream at once cannot drive a reconnect loop.
-//! - **Watchdog**: while connecting or live, no bytes for twice the
-//!   heartbeat closes the connection and counts as a failure.
+//! - **Watchdog** (on by default): while connecting or live, no byte for
+//!   twice the heartbeat plus a margin (see `rules::watchdog_window`) closes
+//!   the connection and counts as a failure. The heartbeat is the server's
+//!   `heartbeat_ms` from `ready` unless the config fixes one. `Recheck` on a
+//!   live connection shortens the wait to one heartbeat plus the margin.
 //! - **HTTP**: 401/403 (from the stream or a list) → `unauthorized`, nothing
 //!   more until `Start`; 404, 410 and other 4xx except 408 and 429 → `closed`
 //!   (the request itself is wrong and will not heal), restartable with
@@ -66,46 +78,53 @@
 //! - **Lists**: `ready` with `resumed: false`, `lagged`, and poll ticks ask
 //!   for a list; a resumed `ready` does not. At most one list is in flight: a
 //!   need that arises meanwhile asks again once it answers (the list in flight
-//!   may predate it). A list owed for `ready`/`lagged` that fails is retried
-//!   on its own backoff until one succeeds, across reconnects; a failed poll
-//!   list just waits for the next tick.
-//! - **Cursor**: every delivered event's id becomes the cursor (unless it is
-//!   no newer than the cursor in the same epoch, which happens after a list
-//!   moved the cursor past events still arriving on the stream). A fetched
-//!   list's cursor replaces it when it is newer in the same epoch, and when
-//!   the epochs differ unless the machine is live on a connection of the
-//!   cursor's own epoch. Why this never skips an event: the store has applied
-//!   the list before `ListFetched` is fed, so every event up to the list's
-//!   cursor is reflected, and a resume from it gets every later one; a foreign
-//!   epoch never resumes, it only costs one more list. Why it never sticks on
-//!   a foreign epoch: after a `ready` of a new epoch the list (of that epoch)
-//!   is always adopted, and so is any list while down.
-//! - **Online / visibility**: while offline the backoff timer is paused; back
-//!   online (or visible again) while reconnecting, the machine connects at
-//!   once, not earlier than the server's `retry:` after the last failure.
-//!   Hiding the page changes nothing.
+//!   may predate it). A list has `list_timeout` to answer, or it counts as
+//!   failed (`Output::AbandonList`). A list owed for `ready`/`lagged` that
+//!   fails is retried on its own backoff until one succeeds, across
+//!   reconnects; a failed poll list just waits for the next tick. An answer
+//!   with no list in flight is ignored.
+//! - **Cursor** (design.md, "Which id a client resumes from"): the id of the
+//!   last real event delivered; a `ready` that did not resume sets it to the
+//!   `head` the new stream continues after. A list's cursor replaces it only
+//!   when the client holds no id of the list's epoch (its first list, or a
+//!   list of a new epoch; a list of another epoch than the live connection's
+//!   is stale and ignored): a list taken while the stream was down never moves
+//!   the resume point forward, so the events of that epoch still in history
+//!   (`trigger.fired`, any non-task event) still arrive. An event whose id is
+//!   no newer than the cursor in its epoch is a duplicate and is dropped.
+//! - **Second `ready`** on a live stream (a browser reconnected the same
+//!   `EventSource` by itself): a new connection, handled like the first.
+//! - **Online / visibility / recheck**: while offline the backoff timer is
+//!   paused; back online, visible again or rechecked while reconnecting, the
+//!   machine connects at once, not earlier than the floors. Hiding the page
+//!   changes nothing.
 //! - **Close**: `Output::Close`, status `closed`, and nothing ever after,
 //!   whatever the input.
 
 mod backoff;
 mod interface;
 mod rules;
+#[cfg(feature = "serde")]
 mod wire;
 
+use alloc::collections::VecDeque;
 use core::time::Duration;
-use std::collections::VecDeque;
 
-use crate::id::Epoch;
-use crate::sse::Message;
+use crate::id::{Epoch, EventId};
 use crate::time::Timestamp;
 
 use backoff::{millis, Backoff, Jitter};
-use rules::{adopt_list_cursor, describe, moves_cursor, verdict, Verdict};
+use rules::{adopt_list_cursor, is_new, recheck_window, verdict, watchdog_window, Verdict};
 
-pub use interface::{ClientConfig, Failure, Input, Output, ResyncReason, Status, StatusReport};
+pub use interface::{
+    ClientConfig, Failure, Input, Output, Reason, ResyncReason, Status, StatusReport, StreamEnd,
+    DEFAULT_HEARTBEAT,
+};
+#[cfg(feature = "serde")]
+pub use wire::stream_input;
 
 /// The connection's life cycle; each variant carries what its timers need.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Conn {
     /// Before the first `Start`.
     Idle,
@@ -122,6 +141,10 @@ enum Conn {
         last_bytes: Timestamp,
         /// Live for `stable_after` already (the backoff was reset).
         stable: bool,
+        /// The epoch `ready` named.
+        epoch: Epoch,
+        /// After a `Recheck`: a byte must come by then.
+        recheck_by: Option<Timestamp>,
     },
     /// Waiting out a backoff.
     Reconnecting {
@@ -151,6 +174,8 @@ enum ListState {
         again: Option<ResyncReason>,
         /// Failed attempts of this owed list so far.
         failures: u32,
+        /// It counts as failed if it has not answered by then.
+        deadline: Timestamp,
     },
     /// An owed list failed; ask again at `at`.
     RetryAt {
@@ -179,14 +204,16 @@ enum Timer {
     Stable,
     Reconnect,
     Poll,
+    ListDeadline,
     ListRetry,
 }
 
-const TIMERS: [Timer; 5] = [
+const TIMERS: [Timer; 6] = [
     Timer::Watchdog,
     Timer::Stable,
     Timer::Reconnect,
     Timer::Poll,
+    Timer::ListDeadline,
     Timer::ListRetry,
 ];
 
@@ -199,11 +226,15 @@ pub struct ClientMachine {
     down: Option<Down>,
     list: ListState,
     backoff: Backoff,
+    /// The server's `retry:`: the floor of every reconnect delay.
     retry_floor: Option<Duration>,
-    cursor: Option<String>,
-    live_epoch: Option<Epoch>,
+    /// A `Retry-After`: the next attempt not before this.
+    not_before: Option<Timestamp>,
+    /// The heartbeat the last `ready` announced.
+    server_heartbeat: Option<Duration>,
+    cursor: Option<EventId>,
     online: bool,
-    reason: String,
+    reason: Reason,
     now: Timestamp,
     outputs: VecDeque<Output>,
     reported: Option<StatusReport>,
@@ -220,10 +251,11 @@ impl ClientMachine {
             list: ListState::Idle,
             backoff: Backoff::default(),
             retry_floor: None,
+            not_before: None,
+            server_heartbeat: None,
             cursor: None,
-            live_epoch: None,
             online: true,
-            reason: String::new(),
+            reason: Reason::Start,
             now: Timestamp::ZERO,
             outputs: VecDeque::new(),
             reported: None,
@@ -238,38 +270,66 @@ impl ClientMachine {
         let now = self.clock(now);
         match input {
             Input::Start => self.on_start(now),
-            Input::Opened | Input::BytesReceived => self.saw_bytes(now),
-            Input::Message(message) => self.on_message(message, now),
+            Input::Opened => self.on_opened(now),
+            Input::BytesReceived | Input::Heartbeat => self.saw_bytes(now),
+            Input::Ready {
+                epoch,
+                resumed,
+                head,
+                heartbeat_ms,
+            } => self.on_ready(epoch, resumed, head, heartbeat_ms, now),
+            Input::Event { id } => self.on_event(id, now),
+            Input::Lagged { .. } => match self.conn {
+                Conn::Live { .. } => {
+                    self.saw_bytes(now);
+                    self.ask_list(ResyncReason::Lagged, now);
+                }
+                Conn::Connecting { .. } => self.fail(Verdict::Retry, Reason::Protocol, now),
+                _ => {}
+            },
+            Input::End(end) => self.on_end(end, now),
+            Input::Malformed => {
+                if self.is_connected() {
+                    self.fail(Verdict::Retry, Reason::Protocol, now);
+                }
+            }
             Input::Retry(ms) => {
                 self.retry_floor = Some(Duration::from_millis(ms));
                 self.saw_bytes(now);
             }
+            Input::RetryAfter(ms) => {
+                self.not_before = Some(now + Duration::from_millis(ms));
+            }
             Input::Failed(failure) => {
                 if self.is_connected() {
-                    self.fail(verdict(failure), describe(failure), now);
+                    self.fail(verdict(failure), Reason::Failed(failure), now);
                 }
             }
             Input::Visibility { visible } => {
                 if visible {
-                    self.expedite("visible", now);
+                    self.expedite(Reason::Visible, now);
                 }
             }
             Input::Online { online } => {
                 self.online = online;
                 if online {
-                    self.expedite("online", now);
+                    self.expedite(Reason::Online, now);
+                    // The network changed under a live connection: it must
+                    // show a byte within one heartbeat.
+                    self.on_recheck(now);
                 } else if let Conn::Reconnecting { until, .. } = &mut self.conn {
                     *until = None;
-                    self.reason = "offline".to_owned();
+                    self.reason = Reason::Offline;
                 }
             }
-            Input::ListFetched { cursor } => self.on_list_fetched(cursor),
+            Input::Recheck => self.on_recheck(now),
+            Input::ListFetched { cursor } => self.on_list_fetched(cursor, now),
             Input::ListFailed(failure) => self.on_list_failed(failure, now),
             Input::Close => {
                 self.outputs.clear();
                 self.conn = Conn::Closed;
                 self.outputs.push_back(Output::Close);
-                self.reason = "closed by the application".to_owned();
+                self.reason = Reason::Closed;
             }
         }
         self.report();
@@ -295,6 +355,9 @@ impl ClientMachine {
 
     /// When the driver should call [`ClientMachine::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if self.conn == Conn::Closed {
+            return None;
+        }
         TIMERS.iter().filter_map(|t| self.deadline(*t)).min()
     }
 
@@ -318,8 +381,24 @@ impl ClientMachine {
     }
 
     /// The id the next connection would resume from.
-    pub fn cursor(&self) -> Option<&str> {
-        self.cursor.as_deref()
+    pub fn cursor(&self) -> Option<EventId> {
+        self.cursor
+    }
+
+    /// The epoch of the live connection, if one is live.
+    pub fn live_epoch(&self) -> Option<Epoch> {
+        match self.conn {
+            Conn::Live { epoch, .. } => Some(epoch),
+            _ => None,
+        }
+    }
+
+    /// The heartbeat the watchdog expects now.
+    pub fn heartbeat(&self) -> Duration {
+        self.config
+            .heartbeat
+            .or(self.server_heartbeat)
+            .unwrap_or(DEFAULT_HEARTBEAT)
     }
 
     /// When the next connection attempt is due, while waiting for one.
@@ -340,6 +419,16 @@ impl ClientMachine {
         matches!(self.conn, Conn::Connecting { .. } | Conn::Live { .. })
     }
 
+    /// Whether a list is in flight (an answer is expected).
+    pub fn is_listing(&self) -> bool {
+        matches!(self.list, ListState::InFlight { .. })
+    }
+
+    /// The last status reported.
+    pub fn report_now(&self) -> Option<StatusReport> {
+        self.reported
+    }
+
     fn clock(&mut self, now: Timestamp) -> Timestamp {
         self.now = self.now.max(now);
         self.now
@@ -353,14 +442,25 @@ impl ClientMachine {
     }
 
     fn deadline(&self, timer: Timer) -> Option<Timestamp> {
-        let watchdog = self.config.heartbeat.saturating_mul(2);
         match timer {
-            Timer::Watchdog => match self.conn {
-                Conn::Connecting { last_bytes } | Conn::Live { last_bytes, .. } => {
-                    Some(last_bytes + watchdog)
+            Timer::Watchdog => {
+                if !self.config.watchdog {
+                    return None;
                 }
-                _ => None,
-            },
+                let window = watchdog_window(self.heartbeat());
+                match self.conn {
+                    Conn::Connecting { last_bytes } => Some(last_bytes + window),
+                    Conn::Live {
+                        last_bytes,
+                        recheck_by,
+                        ..
+                    } => {
+                        let at = last_bytes + window;
+                        Some(recheck_by.map_or(at, |r| r.min(at)))
+                    }
+                    _ => None,
+                }
+            }
             Timer::Stable => match self.conn {
                 Conn::Live {
                     since,
@@ -379,6 +479,10 @@ impl ClientMachine {
                 }
                 _ => None,
             },
+            Timer::ListDeadline => match self.list {
+                ListState::InFlight { deadline, .. } => Some(deadline),
+                _ => None,
+            },
             Timer::ListRetry => match self.list {
                 ListState::RetryAt { at, .. } if self.is_running() => Some(at),
                 _ => None,
@@ -388,14 +492,7 @@ impl ClientMachine {
 
     fn fire(&mut self, timer: Timer, now: Timestamp) {
         match timer {
-            Timer::Watchdog => {
-                let secs = self.config.heartbeat.saturating_mul(2).as_secs();
-                self.fail(
-                    Verdict::Retry,
-                    format!("watchdog: no bytes for {secs}s"),
-                    now,
-                );
-            }
+            Timer::Watchdog => self.fail(Verdict::Retry, Reason::Watchdog, now),
             Timer::Stable => {
                 if let Conn::Live { stable, .. } = &mut self.conn {
                     *stable = true;
@@ -409,15 +506,19 @@ impl ClientMachine {
                     down.next_poll = now + self.config.poll_interval;
                 }
                 if self.list == ListState::Idle {
-                    self.ask_list(ResyncReason::Poll);
+                    self.ask_list(ResyncReason::Poll, now);
                 }
             }
-            Timer::ListRetry => self.send_owed_list(),
+            Timer::ListDeadline => {
+                self.outputs.push_back(Output::AbandonList);
+                self.on_list_failed(Failure::Timeout, now);
+            }
+            Timer::ListRetry => self.send_owed_list(now),
         }
     }
 
     /// A list owed after a failure goes out now instead of at its retry time.
-    fn send_owed_list(&mut self) {
+    fn send_owed_list(&mut self, now: Timestamp) {
         if let ListState::RetryAt {
             reason, failures, ..
         } = self.list
@@ -426,6 +527,7 @@ impl ClientMachine {
                 reason,
                 again: None,
                 failures,
+                deadline: now + self.config.list_timeout,
             };
             self.outputs.push_back(Output::List(reason));
         }
@@ -436,12 +538,38 @@ impl ClientMachine {
             Conn::Idle | Conn::Unauthorized | Conn::Stopped => {
                 self.backoff.reset();
                 self.down = Some(self.down_from(now));
-                self.reason = "start".to_owned();
+                self.reason = Reason::Start;
                 self.connect(now);
-                self.send_owed_list();
+                self.send_owed_list(now);
             }
-            Conn::Reconnecting { .. } => self.expedite("start", now),
+            Conn::Reconnecting { .. } => self.expedite(Reason::Start, now),
             Conn::Connecting { .. } | Conn::Live { .. } | Conn::Closed => {}
+        }
+    }
+
+    fn on_opened(&mut self, now: Timestamp) {
+        match self.conn {
+            // The browser reconnected the same stream by itself: a new
+            // connection whose `ready` follows.
+            Conn::Live { .. } => self.conn = Conn::Connecting { last_bytes: now },
+            _ => self.saw_bytes(now),
+        }
+    }
+
+    fn on_recheck(&mut self, now: Timestamp) {
+        match &mut self.conn {
+            Conn::Reconnecting { .. } => self.expedite(Reason::Recheck, now),
+            Conn::Live { recheck_by, .. } => {
+                *recheck_by = Some(
+                    now + recheck_window(
+                        self.config
+                            .heartbeat
+                            .or(self.server_heartbeat)
+                            .unwrap_or(DEFAULT_HEARTBEAT),
+                    ),
+                );
+            }
+            _ => {}
         }
     }
 
@@ -459,23 +587,30 @@ impl ClientMachine {
                 until: None,
                 failed_at: now,
             };
-            self.reason = "offline".to_owned();
+            self.reason = Reason::Offline;
             return;
         }
+        self.not_before = None;
         self.outputs.push_back(Output::Open {
-            last_event_id: self.cursor.clone(),
+            last_event_id: self.cursor,
         });
         self.conn = Conn::Connecting { last_bytes: now };
     }
 
-    /// While reconnecting: connect as soon as the server's `retry:` allows.
-    fn expedite(&mut self, why: &str, now: Timestamp) {
+    /// The earliest a new attempt may start after a failure at `failed_at`.
+    fn floor(&self, failed_at: Timestamp) -> Timestamp {
+        let retry = failed_at + self.retry_floor.unwrap_or(Duration::ZERO);
+        self.not_before.map_or(retry, |nb| nb.max(retry))
+    }
+
+    /// While reconnecting: connect as soon as the server's floors allow.
+    fn expedite(&mut self, why: Reason, now: Timestamp) {
         if !self.online {
             return;
         }
         if let Conn::Reconnecting { failed_at, .. } = self.conn {
-            let earliest = failed_at + self.retry_floor.unwrap_or(Duration::ZERO);
-            self.reason = why.to_owned();
+            let earliest = self.floor(failed_at);
+            self.reason = why;
             if earliest <= now {
                 self.connect(now);
             } else {
@@ -489,31 +624,55 @@ impl ClientMachine {
 
     fn saw_bytes(&mut self, now: Timestamp) {
         match &mut self.conn {
-            Conn::Connecting { last_bytes } | Conn::Live { last_bytes, .. } => *last_bytes = now,
+            Conn::Connecting { last_bytes } => *last_bytes = now,
+            Conn::Live {
+                last_bytes,
+                recheck_by,
+                ..
+            } => {
+                *last_bytes = now;
+                *recheck_by = None;
+            }
             _ => {}
         }
     }
 
     /// Leaves the current connection after a failure.
-    fn fail(&mut self, verdict: Verdict, reason: String, now: Timestamp) {
+    fn fail(&mut self, verdict: Verdict, reason: Reason, now: Timestamp) {
         if self.is_connected() {
             self.outputs.push_back(Output::Close);
         }
-        if matches!(self.conn, Conn::Live { .. }) || self.down.is_none() {
+        let was_live = match self.conn {
+            Conn::Live { since, .. } => {
+                // Stable by elapsed time, whether or not the timer fired.
+                if since + self.config.stable_after <= now {
+                    self.backoff.reset();
+                }
+                true
+            }
+            _ => false,
+        };
+        if was_live || self.down.is_none() {
             self.down = Some(self.down_from(now));
         }
-        self.live_epoch = None;
         self.reason = reason;
         match verdict {
             Verdict::Retry => {
-                let delay = self.backoff.next_delay(
-                    &mut self.jitter,
-                    self.config.backoff_initial,
-                    self.config.backoff_max,
-                );
-                let delay = delay.max(self.retry_floor.unwrap_or(Duration::ZERO));
+                let delay = if was_live && self.backoff.failures == 0 {
+                    self.backoff.count_immediate();
+                    Duration::ZERO
+                } else {
+                    self.backoff.next_delay(
+                        &mut self.jitter,
+                        self.config.backoff_initial,
+                        self.config.backoff_max,
+                    )
+                };
+                // `not_before` stays until the next attempt: a recheck must
+                // not bypass it either.
+                let until = (now + delay).max(self.floor(now));
                 self.conn = Conn::Reconnecting {
-                    until: self.online.then_some(now + delay),
+                    until: self.online.then_some(until),
                     failed_at: now,
                 };
             }
@@ -528,73 +687,78 @@ impl ClientMachine {
         }
     }
 
-    fn on_message(&mut self, message: Message, now: Timestamp) {
+    fn on_ready(
+        &mut self,
+        epoch: Epoch,
+        resumed: bool,
+        head: EventId,
+        heartbeat_ms: Option<u64>,
+        now: Timestamp,
+    ) {
         if !self.is_connected() {
             return;
         }
-        self.saw_bytes(now);
-        let live_since = match self.conn {
-            Conn::Live { since, .. } => Some(since),
-            _ => None,
+        if head.epoch != epoch {
+            return self.fail(Verdict::Retry, Reason::Protocol, now);
+        }
+        if let Some(ms) = heartbeat_ms {
+            self.server_heartbeat = Some(Duration::from_millis(ms.max(1)));
+        }
+        self.conn = Conn::Live {
+            since: now,
+            last_bytes: now,
+            stable: false,
+            epoch,
+            recheck_by: None,
         };
-        match (message.event.as_str(), live_since) {
-            ("ready", None) => match wire::parse_ready(&message.data) {
-                Ok(ready) => {
-                    self.conn = Conn::Live {
-                        since: now,
-                        last_bytes: now,
-                        stable: false,
-                    };
-                    self.live_epoch = Some(ready.epoch);
-                    self.down = None;
-                    if ready.resumed {
-                        self.reason = "resumed".to_owned();
-                    } else {
-                        self.reason = "not resumed".to_owned();
-                        self.ask_list(ResyncReason::NotResumed);
+        self.down = None;
+        if resumed {
+            self.reason = Reason::Resumed;
+        } else {
+            // Nothing before `head` is owed to this stream, everything after
+            // it will come: `head` is where a reconnect resumes until the
+            // first event arrives.
+            self.cursor = Some(head);
+            self.reason = Reason::NotResumed;
+            self.ask_list(ResyncReason::NotResumed, now);
+        }
+    }
+
+    fn on_event(&mut self, id: Option<EventId>, now: Timestamp) {
+        match self.conn {
+            Conn::Live { .. } => {
+                self.saw_bytes(now);
+                match id {
+                    Some(id) if !is_new(self.cursor, id) => {}
+                    Some(id) => {
+                        self.cursor = Some(id);
+                        self.outputs.push_back(Output::Deliver { id: Some(id) });
                     }
+                    None => self.outputs.push_back(Output::Deliver { id: None }),
                 }
-                Err(e) => self.fail(Verdict::Retry, format!("protocol: {e}"), now),
-            },
-            ("ready", Some(_)) => {
-                self.fail(Verdict::Retry, "protocol: second ready".to_owned(), now)
             }
-            ("lagged", Some(_)) => match wire::parse_lagged(&message.data) {
-                Ok(_) => self.ask_list(ResyncReason::Lagged),
-                Err(e) => self.fail(Verdict::Retry, format!("protocol: {e}"), now),
-            },
-            ("end", since) => match wire::parse_end(&message.data) {
-                Ok(reason) => {
-                    let reason = format!("end: {reason}");
-                    let lasted = since.is_some_and(|s| s + self.config.stable_after <= now);
-                    if lasted {
-                        self.outputs.push_back(Output::Close);
-                        self.live_epoch = None;
-                        self.down = Some(self.down_from(now));
-                        self.reason = reason;
-                        self.connect(now);
-                    } else {
-                        self.fail(Verdict::Retry, format!("{reason} (too soon)"), now);
-                    }
-                }
-                Err(e) => self.fail(Verdict::Retry, format!("protocol: {e}"), now),
-            },
-            (_, None) => self.fail(
-                Verdict::Retry,
-                format!("protocol: {:?} before ready", message.event),
-                now,
-            ),
-            (_, Some(_)) => {
-                if moves_cursor(self.cursor.as_deref(), &message.last_event_id) {
-                    self.cursor = Some(message.last_event_id.clone());
-                }
-                self.outputs.push_back(Output::Deliver(message));
+            Conn::Connecting { .. } => self.fail(Verdict::Retry, Reason::Protocol, now),
+            _ => {}
+        }
+    }
+
+    fn on_end(&mut self, end: StreamEnd, now: Timestamp) {
+        match self.conn {
+            Conn::Live { since, .. } if since + self.config.stable_after <= now => {
+                self.outputs.push_back(Output::Close);
+                self.down = Some(self.down_from(now));
+                self.reason = Reason::End(end);
+                self.connect(now);
             }
+            Conn::Live { .. } | Conn::Connecting { .. } => {
+                self.fail(Verdict::Retry, Reason::EndTooSoon(end), now)
+            }
+            _ => {}
         }
     }
 
     /// A need to list: ask now, or after the list in flight answers.
-    fn ask_list(&mut self, reason: ResyncReason) {
+    fn ask_list(&mut self, reason: ResyncReason, now: Timestamp) {
         match &mut self.list {
             ListState::Idle | ListState::RetryAt { .. } => {
                 let failures = match self.list {
@@ -605,6 +769,7 @@ impl ClientMachine {
                     reason,
                     again: None,
                     failures,
+                    deadline: now + self.config.list_timeout,
                 };
                 self.outputs.push_back(Output::List(reason));
             }
@@ -616,45 +781,44 @@ impl ClientMachine {
         }
     }
 
-    fn on_list_fetched(&mut self, cursor: String) {
-        let live_epoch = match self.conn {
-            Conn::Live { .. } => self.live_epoch,
-            _ => None,
+    fn on_list_fetched(&mut self, cursor: EventId, now: Timestamp) {
+        let ListState::InFlight { again, .. } = self.list else {
+            return; // Nothing was asked for: a stray answer.
         };
-        if adopt_list_cursor(self.cursor.as_deref(), &cursor, live_epoch) {
+        if adopt_list_cursor(self.cursor, cursor, self.live_epoch()) {
             self.cursor = Some(cursor);
         }
-        if let ListState::InFlight { again, .. } = self.list {
-            self.list = ListState::Idle;
-            if let Some(reason) = again {
-                self.ask_list(reason);
-            }
+        self.list = ListState::Idle;
+        if let Some(reason) = again {
+            self.ask_list(reason, now);
         }
     }
 
     fn on_list_failed(&mut self, failure: Failure, now: Timestamp) {
-        if let ListState::InFlight {
+        let ListState::InFlight {
             reason,
             again,
             failures,
+            ..
         } = self.list
-        {
-            let owed = again.or((reason != ResyncReason::Poll).then_some(reason));
-            self.list = match owed {
-                Some(reason) => {
-                    let failures = failures.saturating_add(1);
-                    let delay = self.list_delay(failures);
-                    ListState::RetryAt {
-                        at: now + delay,
-                        reason,
-                        failures,
-                    }
+        else {
+            return;
+        };
+        let owed = again.or((reason != ResyncReason::Poll).then_some(reason));
+        self.list = match owed {
+            Some(reason) => {
+                let failures = failures.saturating_add(1);
+                let delay = self.list_delay(failures);
+                ListState::RetryAt {
+                    at: now + delay,
+                    reason,
+                    failures,
                 }
-                None => ListState::Idle,
-            };
-        }
+            }
+            None => ListState::Idle,
+        };
         if verdict(failure) == Verdict::Unauthorized && self.is_running() {
-            self.fail(Verdict::Unauthorized, describe(failure), now);
+            self.fail(Verdict::Unauthorized, Reason::Failed(failure), now);
         }
     }
 
@@ -674,11 +838,11 @@ impl ClientMachine {
         }
         let report = StatusReport {
             status: self.status(),
-            reason: self.reason.clone(),
+            reason: self.reason,
             next_attempt: self.next_attempt(),
         };
-        if self.reported.as_ref() != Some(&report) {
-            self.reported = Some(report.clone());
+        if self.reported != Some(report) {
+            self.reported = Some(report);
             self.outputs.push_back(Output::Status(report));
         }
     }

@@ -1,5 +1,6 @@
 //! Identities: event ids (`EPOCH-SEQ`), task ids and subscriber ids.
 
+use alloc::string::String;
 use core::fmt;
 use core::str::FromStr;
 
@@ -28,6 +29,7 @@ impl fmt::Display for Epoch {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for Epoch {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -69,6 +71,37 @@ impl EventId {
     }
 }
 
+impl EventId {
+    /// Appends the id as text (`EPOCH-SEQ`) without the formatting
+    /// machinery, which the browser build leaves out to stay small.
+    pub fn write_to(&self, out: &mut String) {
+        let mut digits = [0u8; 20];
+        let mut n = 0;
+        let mut epoch = self.epoch.0;
+        loop {
+            digits[n] = b"0123456789abcdef"[(epoch & 0xf) as usize];
+            n += 1;
+            epoch >>= 4;
+            if epoch == 0 {
+                break;
+            }
+        }
+        out.extend(digits[..n].iter().rev().map(|&d| char::from(d)));
+        out.push('-');
+        let mut n = 0;
+        let mut seq = self.seq;
+        loop {
+            digits[n] = b'0' + (seq % 10) as u8;
+            n += 1;
+            seq /= 10;
+            if seq == 0 {
+                break;
+            }
+        }
+        out.extend(digits[..n].iter().rev().map(|&d| char::from(d)));
+    }
+}
+
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.epoch, self.seq)
@@ -102,15 +135,17 @@ impl FromStr for EventId {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for EventId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
 }
 
+#[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let s = <alloc::borrow::Cow<'de, str>>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
 }
@@ -118,8 +153,8 @@ impl<'de> serde::Deserialize<'de> for EventId {
 /// A task's identity: 1 to 64 characters of `[A-Za-z0-9_-]`.
 ///
 /// The restricted alphabet keeps ids safe in URLs, file names and SSE frames.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct TaskId(String);
 
 /// Why a string is not a task id.
@@ -161,6 +196,7 @@ impl FromStr for TaskId {
     }
 }
 
+#[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for TaskId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -194,6 +230,16 @@ mod tests {
     fn event_id_round_trips_through_text() {
         let id = EventId::new(Epoch::new(0xbeef), 42);
         assert_eq!(id.to_string(), "beef-42");
+        for id in [
+            id,
+            EventId::new(Epoch::new(0), 0),
+            EventId::new(Epoch::new(u64::MAX), u64::MAX),
+            EventId::new(Epoch::new(0x10), 1000),
+        ] {
+            let mut text = String::new();
+            id.write_to(&mut text);
+            assert_eq!(text, id.to_string());
+        }
         assert_eq!("beef-42".parse::<EventId>(), Ok(id));
     }
 

@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use broker_core::{
-//!     sse, Broker, BrokerConfig, ClientConfig, ClientMachine, Epoch, EventType, Filter,
+//!     client, sse, Broker, BrokerConfig, ClientConfig, ClientMachine, Epoch, EventType, Filter,
 //!     Input, Output, Parser, ParserConfig, SseItem, Status, Timestamp,
 //! };
 //! use bytes::BytesMut;
@@ -36,7 +36,7 @@
 //! let mut resume = None;
 //! while let Some(out) = client.poll_output() {
 //!     if let Output::Open { last_event_id } = out {
-//!         resume = last_event_id;
+//!         resume = last_event_id.map(|id| id.to_string());
 //!     }
 //! }
 //!
@@ -49,19 +49,25 @@
 //! broker.publish(EventType::new("trigger.fired")?, None, &Map::new());
 //! broker.drain_frames(sub, &mut wire, 64 * 1024);
 //!
-//! // Client: the bytes go through the parser into the machine.
+//! // Client: the bytes go through the parser; the driver reads each message
+//! // into a typed input and keeps the payload itself.
 //! client.handle_input(Input::Opened, now);
 //! let mut parser = Parser::new(ParserConfig::default());
 //! parser.handle_bytes(&wire);
 //! let mut delivered = Vec::new();
 //! while let Some(item) = parser.poll_output() {
-//!     match item? {
-//!         SseItem::Message(message) => client.handle_input(Input::Message(message), now),
-//!         SseItem::Retry(ms) => client.handle_input(Input::Retry(ms), now),
-//!     }
+//!     let message = match item? {
+//!         SseItem::Message(message) => message,
+//!         SseItem::Retry(ms) => {
+//!             client.handle_input(Input::Retry(ms), now);
+//!             continue;
+//!         }
+//!     };
+//!     client.handle_input(client::stream_input(&message), now);
 //!     while let Some(out) = client.poll_output() {
 //!         match out {
-//!             Output::Deliver(message) => delivered.push(message.last_event_id),
+//!             // New: hand the payload the driver kept to the stores.
+//!             Output::Deliver { .. } => delivered.push(message.data.clone()),
 //!             // `ready` said resumed: false, so a real driver lists now and
 //!             // answers with Input::ListFetched (or ListFailed).
 //!             Output::List(_) => {}
@@ -70,32 +76,52 @@
 //!     }
 //! }
 //! assert_eq!(client.status(), Status::Live);
-//! assert_eq!(delivered, ["7e57-1", "7e57-2"]);
+//! assert_eq!(delivered, [r#"{"source":"cron"}"#, "{}"]);
 //! // A reconnect would resume from the last id it was given.
-//! assert_eq!(client.cursor(), Some("7e57-2"));
+//! assert_eq!(client.cursor().map(|id| id.to_string()).as_deref(), Some("7e57-2"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+// Without `std` (the browser build) the core needs only `alloc`: no
+// formatting or panic machinery of the standard library comes with it.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+extern crate alloc;
+
+// The broker, the SSE codec and tasks carry JSON (`serde_json::Map` event
+// data, serde task records): they come with the `serde` feature. The client
+// machine, the store and the identities do not need it, so the browser
+// client builds the core without it.
+#[cfg(feature = "serde")]
 pub mod broker;
 pub mod client;
+#[cfg(feature = "serde")]
 pub mod event;
 pub mod id;
+#[cfg(feature = "serde")]
 pub mod sse;
 pub mod store;
+#[cfg(feature = "serde")]
 pub mod task;
 pub mod time;
 
+#[cfg(feature = "serde")]
 pub use broker::{
     Broker, BrokerConfig, BrokerStats, Delivery, Filter, FilterError, Ready, TypePattern,
 };
 pub use client::{
-    ClientConfig, ClientMachine, Failure, Input, Output, ResyncReason, Status, StatusReport,
+    ClientConfig, ClientMachine, Failure, Input, Output, Reason, ResyncReason, Status,
+    StatusReport, StreamEnd,
 };
+#[cfg(feature = "serde")]
 pub use event::{event_data, Event, EventType, EventTypeError, NotAnObject};
 pub use id::{Epoch, EventId, EventIdError, SubscriberId, TaskId, TaskIdError};
+#[cfg(feature = "serde")]
 pub use sse::{EndReason, Message, ParseError, Parser, ParserConfig, SseItem};
-pub use store::{Change, StoreError, TaskList, TaskStore};
+pub use store::{Change, TaskEvent, TaskRecord, TaskStore};
+#[cfg(feature = "serde")]
+pub use store::{StatusUpdate, StoreError, TaskList};
+#[cfg(feature = "serde")]
 pub use task::{ErrorCause, Observation, Reconciler, StatusChange, Task, TaskKind, TaskStatus};
 pub use time::Timestamp;

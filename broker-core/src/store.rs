@@ -15,27 +15,92 @@
 //! - a `task.status` carries only the status fields, so the store keeps the
 //!   other fields from the newest whole task it saw (see `merge`): the
 //!   outcome does not depend on the order events arrive in;
-//! - a `task.removed` (the server dropped a finished task from its table)
-//!   removes the task when it is newer than what the store holds.
+//! - a `task.removed` (a finished task left the server's table) removes the
+//!   task and leaves a tombstone at its version, so an older event of it
+//!   cannot bring it back; a list that lacks it agrees, and a list older
+//!   than the removal cannot resurrect it either.
+//!
+//! The store is generic over its record ([`TaskRecord`]): natively a serde
+//! [`Task`](crate::Task) (with the `serde` feature, which also reads events
+//! from JSON), in the browser the JS object `JSON.parse` made, so nothing is
+//! parsed twice. The store decides by id and version; the record only knows
+//! how to merge its own fields.
 //!
 //! Every call reports what it changed as [`Change`]s, and nothing for a
 //! no-op, so a UI redraws exactly the rows that moved.
 
+#[cfg(feature = "serde")]
+mod json;
 mod merge;
+mod sorted;
 
-use std::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use crate::id::{EventId, TaskId};
-use crate::task::Task;
-use merge::{Entry, StatusUpdate, TaskEvent};
+use merge::Entry;
+use sorted::SortedMap;
 
-/// `GET /api/tasks`: the tasks and the id of the newest event reflected in them.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TaskList {
-    /// The tasks.
-    pub tasks: Vec<Task>,
-    /// The newest event already reflected in `tasks`.
-    pub cursor: EventId,
+#[cfg(feature = "serde")]
+pub use json::{StatusUpdate, StoreError, TaskList};
+
+/// What the store needs of a task record: how the fields of one piece of
+/// news merge into another. Versions and ids are the store's business.
+pub trait TaskRecord {
+    /// The payload of a `task.status`: only the status fields.
+    type Status: Clone + core::fmt::Debug + PartialEq;
+
+    /// Writes a newer status update over this record (status, version and
+    /// the fields that come with a status).
+    fn apply_status(&mut self, status: &Self::Status);
+
+    /// Takes the non-status fields (name, command, ...) of `snapshot`, a
+    /// whole task newer than the one these fields came from but older than
+    /// the status this record holds. Returns whether the record changed.
+    fn take_fields(&mut self, snapshot: &Self) -> bool;
+
+    /// Whether two records show the same thing (a list that changed nothing
+    /// reports nothing).
+    fn same(&self, other: &Self) -> bool;
+}
+
+/// One piece of news about a task, already read from the wire.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskEvent<R: TaskRecord> {
+    /// `task.created` / `task.updated`: the whole task at `version`.
+    Snapshot {
+        /// The task.
+        id: TaskId,
+        /// Its version.
+        version: u64,
+        /// The record.
+        record: R,
+    },
+    /// `task.status`: the status fields at `version`.
+    Status {
+        /// The task.
+        id: TaskId,
+        /// The update's version.
+        version: u64,
+        /// The status fields.
+        status: R::Status,
+    },
+    /// `task.removed`: the task left the server's table at `version`.
+    Removed {
+        /// The task.
+        id: TaskId,
+        /// The removal's version.
+        version: u64,
+    },
+}
+
+impl<R: TaskRecord> TaskEvent<R> {
+    fn id(&self) -> &TaskId {
+        match self {
+            TaskEvent::Snapshot { id, .. }
+            | TaskEvent::Status { id, .. }
+            | TaskEvent::Removed { id, .. } => id,
+        }
+    }
 }
 
 /// What a list or event changed in the store.
@@ -43,40 +108,51 @@ pub struct TaskList {
 pub enum Change {
     /// The task is new or different.
     Upserted(TaskId),
-    /// The task is gone (absent from a fresh list).
+    /// The task is gone (removed, or absent from a fresh list).
     Removed(TaskId),
 }
 
-/// Why an event could not be applied.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// The event's data is not the JSON its type promises.
-    #[error("malformed {kind} event: {reason}")]
-    Malformed {
-        /// The event type.
-        kind: String,
-        /// What was wrong.
-        reason: String,
-    },
+impl Change {
+    /// The task it is about.
+    pub fn id(&self) -> &TaskId {
+        match self {
+            Change::Upserted(id) | Change::Removed(id) => id,
+        }
+    }
 }
 
 /// The task store.
-#[derive(Debug, Default)]
-pub struct TaskStore {
-    tasks: BTreeMap<TaskId, Entry>,
+#[derive(Debug)]
+pub struct TaskStore<R: TaskRecord> {
+    tasks: SortedMap<TaskId, Entry<R>>,
     /// Status updates for tasks the store does not know yet (their
     /// `task.created` has not arrived), newest per task; merged when it does.
-    orphans: BTreeMap<TaskId, StatusUpdate>,
+    orphans: SortedMap<TaskId, (u64, R::Status)>,
+    /// Tasks removed at a version newer than the last list: news no newer
+    /// than that version is about a task that is gone.
+    removed: SortedMap<TaskId, u64>,
     /// The `SEQ` of the last list's cursor: a task missing from that list and
     /// news about it no newer than this describe a task the server no longer
     /// has.
     floor: u64,
     /// `Some` while a list is in flight: the events that arrived meanwhile,
-    /// in order, already validated.
-    held: Option<Vec<TaskEvent>>,
+    /// in order.
+    held: Option<Vec<TaskEvent<R>>>,
 }
 
-impl TaskStore {
+impl<R: TaskRecord> Default for TaskStore<R> {
+    fn default() -> Self {
+        TaskStore {
+            tasks: SortedMap::default(),
+            orphans: SortedMap::default(),
+            removed: SortedMap::default(),
+            floor: 0,
+            held: None,
+        }
+    }
+}
+
+impl<R: TaskRecord> TaskStore<R> {
     /// An empty store.
     pub fn new() -> Self {
         TaskStore::default()
@@ -85,7 +161,7 @@ impl TaskStore {
     /// A list request went out: events that arrive until it answers are held.
     /// Calling it again while one is in flight keeps what is held.
     ///
-    /// The driver must end every list with [`TaskStore::handle_list`] or
+    /// The driver must end every list with [`TaskStore::handle_listed`] or
     /// [`TaskStore::handle_list_failed`]: held events stay in memory until then.
     pub fn handle_list_started(&mut self) {
         self.held.get_or_insert_with(Vec::new);
@@ -96,32 +172,41 @@ impl TaskStore {
         self.held.is_some()
     }
 
-    /// The list answered: replace the tasks, then apply held events newer
-    /// than what the list reflects. Reports each task that differs from
-    /// before (in id order), once.
-    pub fn handle_list(&mut self, list: TaskList) -> Vec<Change> {
+    /// The list answered with these tasks (id, version, record) at `cursor`:
+    /// replace the tasks, then apply held events newer than what the list
+    /// reflects. Reports each task that differs from before (in id order),
+    /// once.
+    pub fn handle_listed(
+        &mut self,
+        cursor: EventId,
+        tasks: impl IntoIterator<Item = (TaskId, u64, R)>,
+    ) -> Vec<Change> {
         let held = self.held.take().unwrap_or_default();
-        self.floor = list.cursor.seq;
-        let mut fresh: BTreeMap<TaskId, Entry> = BTreeMap::new();
-        for task in list.tasks {
-            match fresh.get_mut(&task.id) {
+        self.floor = cursor.seq;
+        let floor = self.floor;
+        self.removed.retain(|_, version| *version > floor);
+        let mut fresh: SortedMap<TaskId, Entry<R>> = SortedMap::default();
+        for (id, version, record) in tasks {
+            if self.removed.get(&id).is_some_and(|gone| *gone >= version) {
+                continue;
+            }
+            match fresh.get_mut(&id) {
                 Some(entry) => {
-                    entry.merge_snapshot(task);
+                    entry.merge_snapshot(record, version);
                 }
                 None => {
-                    fresh.insert(task.id.clone(), Entry::from_snapshot(task));
+                    fresh.insert(id, Entry::from_snapshot(record, version));
                 }
             }
         }
-        let floor = self.floor;
         let orphans = core::mem::take(&mut self.orphans);
-        for (id, update) in orphans {
+        for (id, (version, status)) in orphans.into_entries() {
             match fresh.get_mut(&id) {
                 Some(entry) => {
-                    entry.merge_status(&update);
+                    entry.merge_status(&status, version);
                 }
-                None if update.version > floor => {
-                    self.orphans.insert(id, update);
+                None if version > floor => {
+                    self.orphans.insert(id, (version, status));
                 }
                 None => {}
             }
@@ -137,46 +222,44 @@ impl TaskStore {
     /// if the events had arrived live), and report what that changed.
     pub fn handle_list_failed(&mut self) -> Vec<Change> {
         let held = self.held.take().unwrap_or_default();
-        // One change per task: the last one says how it ended up.
-        let mut changed: BTreeMap<TaskId, Change> = BTreeMap::new();
-        for change in held.into_iter().filter_map(|e| self.apply(e)) {
-            changed.insert(change_id(&change).clone(), change);
+        let mut changed: SortedMap<TaskId, Change> = SortedMap::default();
+        for event in held {
+            if let Some(change) = self.apply(event) {
+                changed.insert(change.id().clone(), change);
+            }
         }
-        changed.into_values().collect()
+        changed.into_entries().into_iter().map(|(_, c)| c).collect()
     }
 
-    /// Applies one `task.*` event (others are ignored). An event whose version
-    /// is not newer than the task it touches changes nothing.
-    ///
-    /// `task.created` and `task.updated` carry the whole task; `task.status`
-    /// carries the payload of [`StatusChange::to_data`](crate::StatusChange::to_data);
-    /// `task.removed` carries `{"task_id", "version"}` and removes the task
-    /// (reported as [`Change::Removed`]) when newer than what the store holds.
-    /// Malformed data is an error and leaves the store as it was. While a
-    /// list is in flight a valid event is held and `Ok(vec![])` returned;
-    /// its change is reported when the list lands.
-    pub fn handle_event(&mut self, kind: &str, data: &str) -> Result<Vec<Change>, StoreError> {
-        let event = match kind {
-            "task.created" | "task.updated" => TaskEvent::Snapshot(parse(kind, data)?),
-            "task.status" => TaskEvent::Status(parse(kind, data)?),
-            "task.removed" => TaskEvent::Removed(parse(kind, data)?),
-            _ => return Ok(Vec::new()),
-        };
+    /// Applies one piece of news. News whose version is not newer than the
+    /// task it touches changes nothing. While a list is in flight the event
+    /// is held and nothing is reported: its change comes when the list lands.
+    pub fn handle_task_event(&mut self, event: TaskEvent<R>) -> Vec<Change> {
         if let Some(held) = &mut self.held {
             held.push(event);
-            return Ok(Vec::new());
+            return Vec::new();
         }
-        Ok(self.apply(event).into_iter().collect())
+        self.apply(event).into_iter().collect()
     }
 
     /// One task.
-    pub fn task(&self, id: &TaskId) -> Option<&Task> {
-        self.tasks.get(id).map(|entry| &entry.task)
+    pub fn task(&self, id: &TaskId) -> Option<&R> {
+        self.tasks.get(id).map(|entry| &entry.record)
+    }
+
+    /// The version the store holds for a task.
+    pub fn version(&self, id: &TaskId) -> Option<u64> {
+        self.tasks.get(id).map(|entry| entry.version)
     }
 
     /// Every task, by id.
-    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
-        self.tasks.values().map(|entry| &entry.task)
+    pub fn tasks(&self) -> impl Iterator<Item = &R> {
+        self.tasks.values().map(|entry| &entry.record)
+    }
+
+    /// Every task id with its version, by id.
+    pub fn versions(&self) -> impl Iterator<Item = (&TaskId, u64)> {
+        self.tasks.iter().map(|(id, entry)| (id, entry.version))
     }
 
     /// How many tasks the store holds.
@@ -190,80 +273,94 @@ impl TaskStore {
     }
 
     /// Merges one event; what it visibly changed, if anything.
-    fn apply(&mut self, event: TaskEvent) -> Option<Change> {
-        let id = event.task_id().clone();
-        if let TaskEvent::Removed(removal) = &event {
-            if self
-                .orphans
-                .get(&id)
-                .is_some_and(|held| held.version < removal.version)
-            {
+    fn apply(&mut self, event: TaskEvent<R>) -> Option<Change> {
+        let id = event.id().clone();
+        let gone = self.removed.get(&id).copied();
+        match event {
+            TaskEvent::Snapshot {
+                version, record, ..
+            } => {
+                if gone.is_some_and(|g| g >= version) {
+                    return None;
+                }
+                let changed = match self.tasks.get_mut(&id) {
+                    Some(entry) => entry.merge_snapshot(record, version),
+                    // A task the store lacks: news no newer than the last list
+                    // is about a task that list no longer had.
+                    None if version > self.floor => {
+                        let mut entry = Entry::from_snapshot(record, version);
+                        if let Some((v, status)) = self.orphans.remove(&id) {
+                            entry.merge_status(&status, v);
+                        }
+                        self.tasks.insert(id.clone(), entry);
+                        true
+                    }
+                    None => false,
+                };
+                changed.then_some(Change::Upserted(id))
+            }
+            TaskEvent::Status {
+                version, status, ..
+            } => {
+                if gone.is_some_and(|g| g >= version) {
+                    return None;
+                }
+                match self.tasks.get_mut(&id) {
+                    Some(entry) => entry
+                        .merge_status(&status, version)
+                        .then_some(Change::Upserted(id)),
+                    None if version > self.floor => {
+                        let newer = self
+                            .orphans
+                            .get(&id)
+                            .is_none_or(|(held, _)| version > *held);
+                        if newer {
+                            self.orphans.insert(id, (version, status));
+                        }
+                        None
+                    }
+                    None => None,
+                }
+            }
+            TaskEvent::Removed { version, .. } => {
+                if gone.is_some_and(|g| g >= version) || version <= self.floor {
+                    return None;
+                }
                 self.orphans.remove(&id);
+                match self.tasks.get(&id) {
+                    Some(entry) if entry.version >= version => None,
+                    Some(_) => {
+                        self.tasks.remove(&id);
+                        self.removed.insert(id.clone(), version);
+                        Some(Change::Removed(id))
+                    }
+                    None => {
+                        self.removed.insert(id, version);
+                        None
+                    }
+                }
             }
-            let newer = self
-                .tasks
-                .get(&id)
-                .is_some_and(|entry| entry.task.version < removal.version);
-            return newer.then(|| {
-                self.tasks.remove(&id);
-                Change::Removed(id)
-            });
         }
-        let changed = match (self.tasks.get_mut(&id), event) {
-            (Some(entry), TaskEvent::Snapshot(task)) => entry.merge_snapshot(task),
-            (Some(entry), TaskEvent::Status(update)) => entry.merge_status(&update),
-            // A task the store lacks: news no newer than the last list is
-            // about a task that list no longer had.
-            (None, TaskEvent::Snapshot(task)) if task.version > self.floor => {
-                let mut entry = Entry::from_snapshot(task);
-                if let Some(update) = self.orphans.remove(&id) {
-                    entry.merge_status(&update);
-                }
-                self.tasks.insert(id.clone(), entry);
-                true
-            }
-            (None, TaskEvent::Status(update)) if update.version > self.floor => {
-                let newer = self
-                    .orphans
-                    .get(&id)
-                    .is_none_or(|held| update.version > held.version);
-                if newer {
-                    self.orphans.insert(id.clone(), update);
-                }
-                false
-            }
-            (None, _) | (_, TaskEvent::Removed(_)) => false,
-        };
-        changed.then_some(Change::Upserted(id))
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(kind: &str, data: &str) -> Result<T, StoreError> {
-    serde_json::from_str(data).map_err(|e| StoreError::Malformed {
-        kind: kind.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// The changes that turn `old` into `new`, in id order.
-fn diff(old: &BTreeMap<TaskId, Entry>, new: &BTreeMap<TaskId, Entry>) -> Vec<Change> {
+/// The changes that turn `old` into `new`, in id order: one walk over both
+/// (they are sorted by id), no sort.
+fn diff<R: TaskRecord>(
+    old: &SortedMap<TaskId, Entry<R>>,
+    new: &SortedMap<TaskId, Entry<R>>,
+) -> Vec<Change> {
     let mut changes = Vec::new();
-    for (id, entry) in new {
-        if old.get(id).is_none_or(|before| before.task != entry.task) {
-            changes.push(Change::Upserted(id.clone()));
+    let mut old = old.iter().peekable();
+    for (id, entry) in new.iter() {
+        while let Some((gone, _)) = old.next_if(|(o, _)| *o < id) {
+            changes.push(Change::Removed(gone.clone()));
+        }
+        match old.next_if(|(o, _)| *o == id) {
+            Some((_, before)) if before.record.same(&entry.record) => {}
+            _ => changes.push(Change::Upserted(id.clone())),
         }
     }
-    for id in old.keys() {
-        if !new.contains_key(id) {
-            changes.push(Change::Removed(id.clone()));
-        }
-    }
-    changes.sort_by(|a, b| change_id(a).cmp(change_id(b)));
+    changes.extend(old.map(|(gone, _)| Change::Removed(gone.clone())));
     changes
-}
-
-fn change_id(change: &Change) -> &TaskId {
-    match change {
-        Change::Upserted(id) | Change::Removed(id) => id,
-    }
 }

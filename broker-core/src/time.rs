@@ -13,20 +13,12 @@ use core::time::Duration;
 /// Task records use the Unix epoch as origin (their times are shown to people);
 /// the client machine uses the page's time origin. The core only compares and
 /// subtracts timestamps that share an origin.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
 )]
-#[serde(transparent)]
 pub struct Timestamp(u64);
 
 impl Timestamp {

@@ -126,7 +126,7 @@ fn the_status_report_names_the_failure_and_the_next_attempt() {
     assert_eq!(out.first(), Some(&Output::Close));
     let report = common::reports(&out).pop().expect("a report");
     assert_eq!(report.status, Status::Reconnecting);
-    assert_eq!(report.reason, "http 503");
+    assert_eq!(report.reason.to_string(), "http 503");
     assert_eq!(report.next_attempt, h.machine.next_attempt());
     assert!(report.next_attempt.is_some_and(|t| t > h.now));
 }

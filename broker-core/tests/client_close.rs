@@ -7,13 +7,13 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use core::time::Duration;
 
 use broker_core::{Failure, Input, Output, Status};
-use common::{config, event, ready, Harness};
+use common::{config, event, listed, ready, Harness};
 
 #[test]
 fn no_output_after_close_whatever_the_input() {
     let mut h = Harness::new(config(), 1);
     h.go_live(false);
-    h.input(Input::Message(event("e-1")));
+    h.input(event("e-1"));
     let out = h.input(Input::Close);
     assert_eq!(out.len(), 2);
     assert_eq!(out[0], Output::Close);
@@ -24,15 +24,13 @@ fn no_output_after_close_whatever_the_input() {
         Input::Start,
         Input::Opened,
         Input::BytesReceived,
-        Input::Message(ready("e", false, "e-1")),
-        Input::Message(event("e-2")),
+        ready("e", false, "e-1"),
+        event("e-2"),
         Input::Retry(5),
         Input::Failed(Failure::Network),
         Input::Visibility { visible: true },
         Input::Online { online: true },
-        Input::ListFetched {
-            cursor: "e-9".into(),
-        },
+        listed("e-9"),
         Input::ListFailed(Failure::Http(500)),
         Input::Close,
     ] {

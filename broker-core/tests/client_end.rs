@@ -14,14 +14,14 @@ use common::{config, end, event, opens, reports, Harness};
 fn end_resumes_at_once_with_the_last_id_and_is_not_counted() {
     let mut h = Harness::new(config(), 1);
     h.go_live(true);
-    h.input(Input::Message(event("e-5")));
+    h.input(event("e-5"));
     h.advance(Duration::from_secs(11));
-    let out = h.input(Input::Message(end("max-lifetime")));
+    let out = h.input(end("max-lifetime"));
     assert_eq!(out[0], Output::Close);
     assert_eq!(opens(&out), vec![Some("e-5".to_owned())]);
     let report = reports(&out).pop().expect("a report");
     assert_eq!(report.status, Status::Connecting);
-    assert_eq!(report.reason, "end: max-lifetime");
+    assert_eq!(report.reason.to_string(), "end: max-lifetime");
     assert_eq!(h.machine.consecutive_failures(), 0);
 }
 
@@ -35,7 +35,7 @@ fn end_does_not_reset_failures_the_connection_had_not_earned() {
     h.until_open();
     h.connect(true);
     h.advance(Duration::from_secs(12));
-    h.input(Input::Message(end("shutdown")));
+    h.input(end("shutdown"));
     assert_eq!(h.machine.consecutive_failures(), 0);
 }
 
@@ -46,7 +46,7 @@ fn an_end_too_soon_counts_as_a_failure_so_ends_cannot_loop() {
     let mut last_wait = Duration::ZERO;
     let mut grew = false;
     for round in 1..=6u32 {
-        let out = h.input(Input::Message(end("shutdown")));
+        let out = h.input(end("shutdown"));
         assert_eq!(out[0], Output::Close);
         assert!(opens(&out).is_empty(), "no immediate reconnect");
         assert_eq!(h.machine.status(), Status::Reconnecting);
@@ -69,7 +69,7 @@ fn end_before_ready_is_a_failure() {
     let mut h = Harness::new(config(), 4);
     h.input(Input::Start);
     h.input(Input::Opened);
-    let out = h.input(Input::Message(end("max-lifetime")));
+    let out = h.input(end("max-lifetime"));
     assert_eq!(out[0], Output::Close);
     assert!(opens(&out).is_empty());
     assert_eq!(h.machine.consecutive_failures(), 1);

@@ -19,7 +19,7 @@ fn unauthorized_stops_retrying_until_start() {
         assert_eq!(out[0], Output::Close);
         let report = reports(&out).pop().expect("a report");
         assert_eq!(report.status, Status::Unauthorized);
-        assert_eq!(report.reason, format!("http {code}"));
+        assert_eq!(report.reason.to_string(), format!("http {code}"));
         assert_eq!(report.next_attempt, None);
         assert_eq!(h.machine.poll_timeout(), None);
         assert!(h.advance(Duration::from_secs(3600)).is_empty());

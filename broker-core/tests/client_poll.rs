@@ -7,7 +7,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use core::time::Duration;
 
-use broker_core::{Failure, Input, Output, ResyncReason, Status, Timestamp};
+use broker_core::{ClientConfig, Failure, Input, Output, ResyncReason, Status, Timestamp};
 use common::{config, end, lists, statuses, Harness};
 
 /// Runs the clock to `until`, failing every connection attempt and
@@ -20,7 +20,7 @@ fn stay_down(h: &mut Harness, until: Timestamp) -> Vec<(Timestamp, Output)> {
         }
         let out = h.fire_next().expect("a deadline");
         for o in out {
-            seen.push((h.now, o.clone()));
+            seen.push((h.now, o));
             match o {
                 Output::Open { .. } => {
                     for o in h.fail(Failure::Network) {
@@ -28,9 +28,7 @@ fn stay_down(h: &mut Harness, until: Timestamp) -> Vec<(Timestamp, Output)> {
                     }
                 }
                 Output::List(_) => {
-                    h.input(Input::ListFetched {
-                        cursor: "e-1".into(),
-                    });
+                    h.listed("e-1");
                 }
                 _ => {}
             }
@@ -95,7 +93,7 @@ fn no_poll_when_the_stream_comes_back_before_poll_after() {
     let mut h = Harness::new(config(), 10);
     h.go_live(true);
     h.advance(Duration::from_secs(11));
-    h.input(Input::Message(end("max-lifetime")));
+    h.input(end("max-lifetime"));
     h.advance(Duration::from_secs(19));
     let out = h.connect(true);
     assert_eq!(statuses(&out), vec![Status::Live]);
@@ -105,7 +103,14 @@ fn no_poll_when_the_stream_comes_back_before_poll_after() {
 
 #[test]
 fn a_poll_tick_while_a_list_is_in_flight_does_not_ask_again() {
-    let mut h = Harness::new(config(), 11);
+    // A list deadline longer than the test: the list stays in flight.
+    let mut h = Harness::new(
+        ClientConfig {
+            list_timeout: Duration::from_secs(1000),
+            ..config()
+        },
+        11,
+    );
     h.input(Input::Start);
     h.fail(Failure::Network);
     let mut polls = 0;

@@ -6,7 +6,9 @@
 
 use core::time::Duration;
 
-use broker_core::{ClientConfig, ClientMachine, Failure, Input, Message, Output, Timestamp};
+use broker_core::{
+    ClientConfig, ClientMachine, Epoch, EventId, Failure, Input, Output, StreamEnd, Timestamp,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -24,42 +26,42 @@ fn failure() -> impl Strategy<Value = Failure> {
     prop_oneof![
         Just(Failure::Network),
         Just(Failure::WrongContentType),
+        Just(Failure::Timeout),
         prop::sample::select(vec![200u16, 400, 401, 403, 404, 408, 410, 429, 500, 503])
             .prop_map(Failure::Http),
     ]
 }
 
-fn id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        (prop::sample::select(vec!["e", "f"]), 0u64..50).prop_map(|(e, s)| format!("{e}-{s}")),
-        Just(String::new()),
-        Just("garbage".to_owned()),
-    ]
+fn id() -> impl Strategy<Value = EventId> {
+    (prop::sample::select(vec![0xeu64, 0xf]), 0u64..50)
+        .prop_map(|(e, s)| EventId::new(Epoch::new(e), s))
 }
 
-fn message() -> impl Strategy<Value = Message> {
-    let data = prop_oneof![
-        (
-            prop::sample::select(vec!["e", "f"]),
-            any::<bool>(),
-            0u64..50
-        )
-            .prop_map(|(e, r, h)| format!(r#"{{"epoch":"{e}","resumed":{r},"head":"{e}-{h}"}}"#)),
-        (0u64..9).prop_map(|n| format!(r#"{{"dropped":{n}}}"#)),
-        Just(r#"{"reason":"max-lifetime"}"#.to_owned()),
-        Just("{}".to_owned()),
-        Just("{".to_owned()),
-    ];
-    (
-        prop::sample::select(vec!["ready", "lagged", "end", "task.updated", "message"]),
-        data,
-        id(),
-    )
-        .prop_map(|(event, data, last_event_id)| Message {
-            event: event.to_owned(),
-            data,
-            last_event_id,
-        })
+fn stream_end() -> impl Strategy<Value = StreamEnd> {
+    prop::sample::select(vec![
+        StreamEnd::MaxLifetime,
+        StreamEnd::Shutdown,
+        StreamEnd::Other,
+    ])
+}
+
+/// What a stream can say, typed as the drivers hand it over.
+fn message() -> impl Strategy<Value = Input> {
+    prop_oneof![
+        (id(), any::<bool>(), id(), prop::option::of(0u64..40_000)).prop_map(
+            |(e, resumed, head, heartbeat_ms)| Input::Ready {
+                epoch: e.epoch,
+                resumed,
+                head,
+                heartbeat_ms,
+            }
+        ),
+        (0u64..9).prop_map(|dropped| Input::Lagged { dropped }),
+        stream_end().prop_map(Input::End),
+        Just(Input::Heartbeat),
+        Just(Input::Malformed),
+        prop::option::of(id()).prop_map(|id| Input::Event { id }),
+    ]
 }
 
 fn input() -> impl Strategy<Value = Input> {
@@ -67,7 +69,9 @@ fn input() -> impl Strategy<Value = Input> {
         2 => Just(Input::Start),
         3 => Just(Input::Opened),
         2 => Just(Input::BytesReceived),
-        8 => message().prop_map(Input::Message),
+        8 => message(),
+        1 => (0u64..100_000).prop_map(Input::RetryAfter),
+        1 => Just(Input::Recheck),
         1 => (0u64..100_000).prop_map(Input::Retry),
         3 => failure().prop_map(Input::Failed),
         1 => any::<bool>().prop_map(|visible| Input::Visibility { visible }),
@@ -95,15 +99,19 @@ fn config() -> impl Strategy<Value = ClientConfig> {
         ms(20_000),
         ms(30_000),
         ms(30_000),
+        prop::option::of(ms(30_000)),
+        any::<bool>(),
         ms(30_000),
     )
-        .prop_map(|(a, b, c, d, e, f)| ClientConfig {
+        .prop_map(|(a, b, c, d, e, f, g, h)| ClientConfig {
             backoff_initial: a,
             backoff_max: b,
             stable_after: c,
             poll_after: d,
             poll_interval: e,
             heartbeat: f,
+            watchdog: g,
+            list_timeout: h,
         })
 }
 

@@ -55,6 +55,8 @@ pub(crate) struct Coverage {
     pub(crate) ends: u64,
     pub(crate) unauthorized: u64,
     pub(crate) resumed_after_failure: u64,
+    pub(crate) removals: u64,
+    pub(crate) abandoned_lists: u64,
 }
 
 impl Coverage {
@@ -67,6 +69,8 @@ impl Coverage {
         self.ends += o.ends;
         self.unauthorized += o.unauthorized;
         self.resumed_after_failure += o.resumed_after_failure;
+        self.removals += o.removals;
+        self.abandoned_lists += o.abandoned_lists;
     }
 }
 
@@ -160,6 +164,8 @@ fn every_store_converges_to_the_servers_tasks() {
             ("end resumes", c.ends),
             ("unauthorized", c.unauthorized),
             ("resumes after a failure", c.resumed_after_failure),
+            ("task removals", c.removals),
+            ("abandoned lists", c.abandoned_lists),
         ] {
             assert!(n >= floor, "only {n} {what} in {SEEDS} seeds: {c:?}");
         }

@@ -17,7 +17,7 @@ fn status(task_id: &str, status: &str, version: u64) -> String {
 
 #[test]
 fn events_during_a_list_are_applied_after_it_when_newer() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list(list(&[task("a", 1)], 1));
 
     store.handle_list_started();
@@ -45,7 +45,7 @@ fn events_during_a_list_are_applied_after_it_when_newer() {
 
 #[test]
 fn held_events_older_than_the_list_change_nothing() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list_started();
     store
         .handle_event("task.created", &json(&task("a", 2)))
@@ -64,7 +64,7 @@ fn held_events_older_than_the_list_change_nothing() {
 
 #[test]
 fn a_task_the_list_lacks_is_created_only_by_news_newer_than_its_cursor() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list_started();
     // "old" was created before the cursor and is not in the list: the server
     // no longer has it. "new" was created after the cursor.
@@ -102,7 +102,7 @@ fn a_task_the_list_lacks_is_created_only_by_news_newer_than_its_cursor() {
 
 #[test]
 fn a_failed_list_applies_what_was_held() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list(list(&[task("a", 1), task("b", 2)], 2));
     store.handle_list_started();
     store
@@ -133,7 +133,7 @@ fn a_failed_list_applies_what_was_held() {
 
 #[test]
 fn starting_a_list_twice_keeps_what_is_held() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list_started();
     store
         .handle_event("task.created", &json(&task("a", 4)))
@@ -145,7 +145,7 @@ fn starting_a_list_twice_keeps_what_is_held() {
 
 #[test]
 fn a_list_without_a_start_applies_directly() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     assert!(!store.is_listing());
     assert_eq!(store.handle_list_failed(), vec![]);
     assert_eq!(

@@ -96,7 +96,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         })
 }
 
-fn deliver(store: &mut TaskStore, server: &Server, index: usize) -> Vec<broker_core::Change> {
+fn deliver(
+    store: &mut TaskStore<broker_core::Task>,
+    server: &Server,
+    index: usize,
+) -> Vec<broker_core::Change> {
     let event = &server.events[index];
     store
         .handle_event(event.kind, &event.data)
@@ -132,7 +136,7 @@ proptest! {
         let mut lists = s.lists.iter().peekable();
         // The plan in flight and the least its cursor may be.
         let mut in_flight: Option<(&ListPlan, u64)> = None;
-        let land = |store: &mut TaskStore, plan: &ListPlan, least: u64, seen_seq: &mut u64| {
+        let land = |store: &mut TaskStore<broker_core::Task>, plan: &ListPlan, least: u64, seen_seq: &mut u64| {
             if plan.fails {
                 return store.handle_list_failed();
             }

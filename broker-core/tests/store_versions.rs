@@ -17,7 +17,7 @@ fn status_json(task_id: &str, status: &str, version: u64, extra: &str) -> String
 
 #[test]
 fn an_older_event_never_overwrites_a_newer_list() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     let mut listed = task("a", 5);
     listed.name = "listed".into();
     assert_eq!(
@@ -41,7 +41,7 @@ fn an_older_event_never_overwrites_a_newer_list() {
 
 #[test]
 fn duplicate_events_are_no_ops() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     let created = json(&task("a", 1));
     let waiting = status_json("a", "waiting-for-input", 2, r#","last_activity_at":1500"#);
     assert_eq!(
@@ -63,7 +63,7 @@ fn duplicate_events_are_no_ops() {
 
 #[test]
 fn a_status_event_carries_the_final_fields_and_clears_the_pid() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store
         .handle_event("task.created", &json(&task("a", 1)))
         .expect("valid");
@@ -93,7 +93,7 @@ fn a_late_rename_lands_under_a_newer_status() {
     // The rename (v2) reaches the store after the status change (v3) that
     // followed it on the server: the name is newer than what the store
     // holds for it, the status is not.
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store
         .handle_event("task.created", &json(&task("a", 1)))
         .expect("valid");
@@ -124,7 +124,7 @@ fn a_late_rename_lands_under_a_newer_status() {
 
 #[test]
 fn a_status_that_arrives_before_its_task_is_kept_until_the_task_comes() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     assert_eq!(
         store.handle_event(
             "task.status",
@@ -144,7 +144,7 @@ fn a_status_that_arrives_before_its_task_is_kept_until_the_task_comes() {
 
 #[test]
 fn malformed_data_is_an_error_and_changes_nothing() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list(list(&[task("a", 3)], 3));
     let before = contents(&store);
     let bad = [
@@ -181,7 +181,7 @@ fn malformed_data_is_an_error_and_changes_nothing() {
 
 #[test]
 fn other_event_types_are_ignored() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     for (kind, data) in [
         ("trigger.fired", r#"{"name":"nightly"}"#),
         ("memory.changed", "not even json"),
@@ -195,7 +195,7 @@ fn other_event_types_are_ignored() {
 #[test]
 fn a_task_carrying_extra_fields_is_accepted() {
     // `GET /api/tasks/{id}` adds `recent_output`; events carry the same shape.
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     let mut value = serde_json::to_value(task("a", 1)).expect("serialises");
     value["recent_output"] = serde_json::Value::from("$ make\n");
     let data = value.to_string();
@@ -208,7 +208,7 @@ fn a_task_carrying_extra_fields_is_accepted() {
 
 #[test]
 fn a_list_reports_new_changed_and_removed_tasks_and_nothing_else() {
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store.handle_list(list(&[task("a", 1), task("b", 2), task("c", 3)], 3));
     let mut b = task("b", 4);
     b.name = "bee".into();
@@ -230,7 +230,7 @@ fn a_list_reports_new_changed_and_removed_tasks_and_nothing_else() {
 #[test]
 fn a_list_is_the_whole_truth_even_when_older_than_the_store() {
     // A server that lost its data comes back with less: the list wins.
-    let mut store = TaskStore::new();
+    let mut store = TaskStore::<broker_core::Task>::new();
     store
         .handle_event("task.created", &json(&task("a", 9)))
         .expect("valid");

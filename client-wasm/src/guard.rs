@@ -4,6 +4,9 @@
 //! timer that is never cleared would wake a closed client. Tying each one to a
 //! Rust value makes "closed means nothing fires" a matter of dropping fields.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, AbortSignal, Event, EventTarget};

@@ -1,7 +1,8 @@
 //! # client-wasm
 //!
 //! The browser driver of broker-core's client state machine: it wraps the
-//! browser's native `EventSource` and carries out what
+//! browser's native `EventSource` (one per browser: tabs share it, see
+//! [`share`]) and carries out what
 //! [`broker_core::ClientMachine`] asks for — open a stream with the cursor,
 //! close it, list again, deliver events, report status — and feeds the core's
 //! [`broker_core::TaskStore`] so a dashboard never shows stale state.
@@ -30,27 +31,66 @@
 //! `EventSource`, in-flight fetches — is a value that releases it on `Drop`
 //! (see [`guard`]), so `close()` (or dropping a `LiveEvents`) leaves nothing
 //! behind and nothing fires afterwards.
+// The release build (`--no-default-features --features tiny`) links no std:
+// no formatting or panic machinery, which would be most of the module.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(target_arch = "wasm32", deny(clippy::unwrap_used, clippy::expect_used))]
 
+extern crate alloc;
+
+/// What `std`'s prelude would bring, from `alloc` (the release build has no std).
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::string::String;
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
+mod connection;
+mod driver;
 pub mod guard;
+mod list;
 pub mod live;
 pub mod options;
+mod page;
 pub mod platform;
+mod relay;
+pub mod share;
 pub mod stream;
 pub mod tasks;
+mod wire;
 
 pub use live::LiveEvents;
 pub use tasks::JsTaskStore;
 
+#[cfg(feature = "std")]
 use wasm_bindgen::prelude::*;
 
-/// Installs a panic hook at module start so that a panic shows its message
-/// in the console instead of an opaque `unreachable` trap.
+/// Without std a panic traps (`unreachable`); the browser shows where in the
+/// module, and the stack.
+#[cfg(all(not(feature = "std"), target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// The release build's allocator: small, single page-granular free list.
+#[cfg(all(feature = "tiny", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
+/// Installs a panic hook at module start so that a panic shows in the
+/// console instead of an opaque `unreachable` trap. It prints where, not the
+/// formatted message: formatting would pull Rust's `fmt` machinery into a
+/// module that otherwise has none.
+#[cfg(feature = "std")]
 #[wasm_bindgen(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&JsValue::from_str(&info.to_string()));
+        let place = info.location().map_or("", |l| l.file());
+        web_sys::console::error_2(&JsValue::from_str("client-wasm panicked in"), &place.into());
     }));
 }

@@ -1,454 +1,145 @@
-//! `LiveEvents`: the driver. It owns one [`ClientMachine`] and carries out its
-//! outputs with browser APIs; browser happenings become machine inputs.
-//!
-//! Ownership: all state sits in one `Rc<RefCell<Driver>>`. Browser callbacks
-//! hold a `Weak` to it, so a dropped `LiveEvents` is never kept alive by its
-//! own listeners. No borrow is held while application callbacks run, so a
-//! callback may call back into the `LiveEvents` (even `close()`).
+//! `LiveEvents`: the JS class. It builds the driver (`driver.rs`),
+//! decides whether this tab leads or follows (see [`crate::share`]) and
+//! forwards the application's calls.
 
-use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
-use broker_core::{
-    ClientMachine, Failure, Input, Message, Output, ResyncReason, StatusReport, TaskList,
-};
+use alloc::rc::Rc;
+use core::cell::RefCell;
+
+use broker_core::{ClientMachine, Input};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::guard::{Abort, Listener, Timeout};
-use crate::options::{with_query, LiveEventsOptions, Options};
-use crate::platform::{self, js_error, now};
-use crate::stream::{Handler, Stream, StreamEvent};
-use crate::tasks::{self, JsTaskStore, SharedStore};
-
-type Shared = Rc<RefCell<Driver>>;
-type WeakShared = Weak<RefCell<Driver>>;
-
-/// Everything one `LiveEvents` holds. Each browser resource is a guard field:
-/// clearing the field releases the resource.
-struct Driver {
-    machine: ClientMachine,
-    options: Options,
-    /// Event types each new stream listens for.
-    listen: Vec<String>,
-    /// Inputs raised while carrying out outputs, fed before the next poll.
-    pending: Vec<Input>,
-    stream: Option<Stream>,
-    /// Bumped per stream, so a late callback of an old stream is ignored.
-    stream_generation: u32,
-    stream_opened: bool,
-    /// The status probe of a stream that failed before opening.
-    probe: Option<Abort>,
-    list: Option<Abort>,
-    list_generation: u32,
-    timer: Option<(broker_core::Timestamp, Timeout)>,
-    page_listeners: Vec<Listener>,
-    handlers: Vec<(String, js_sys::Function)>,
-    status_handlers: Vec<js_sys::Function>,
-    resync_handlers: Vec<js_sys::Function>,
-    stores: Vec<SharedStore>,
-    /// `Start` was fed (the constructor defers it by one microtask).
-    started: bool,
-    closed: bool,
-}
-
-impl Driver {
-    /// Releases every browser resource and forgets every callback.
-    fn tear_down(&mut self) {
-        self.closed = true;
-        self.stream = None;
-        self.probe = None;
-        self.list = None;
-        self.timer = None;
-        self.page_listeners.clear();
-        self.handlers.clear();
-        self.status_handlers.clear();
-        self.resync_handlers.clear();
-        self.stores.clear();
-        self.pending.clear();
-    }
-}
-
-/// Calls each function with `arg`; an exception in one is logged and does not
-/// stop the others or the driver.
-pub(crate) fn call_each(functions: &[js_sys::Function], arg: &JsValue) {
-    for f in functions {
-        if let Err(e) = f.call1(&JsValue::NULL, arg) {
-            web_sys::console::error_1(&e);
-        }
-    }
-}
-
-/// Feeds inputs, then carries out every output.
-fn feed(shared: &Shared, inputs: impl IntoIterator<Item = Input>) {
-    {
-        let mut d = shared.borrow_mut();
-        if d.closed {
-            return;
-        }
-        d.pending.extend(inputs);
-    }
-    pump(shared);
-}
-
-/// Drains the machine's outputs, then re-arms its timer.
-fn pump(shared: &Shared) {
-    loop {
-        let output = {
-            let mut d = shared.borrow_mut();
-            if d.closed {
-                return;
-            }
-            let pending = std::mem::take(&mut d.pending);
-            if !pending.is_empty() {
-                let at = now();
-                for input in pending {
-                    d.machine.handle_input(input, at);
-                }
-            }
-            d.machine.poll_output()
-        };
-        match output {
-            Some(output) => perform(shared, output),
-            None => break,
-        }
-    }
-    arm_timer(shared);
-}
-
-fn perform(shared: &Shared, output: Output) {
-    match output {
-        Output::Open { last_event_id } => open(shared, last_event_id),
-        Output::Close => {
-            let mut d = shared.borrow_mut();
-            d.stream = None;
-            d.probe = None;
-        }
-        Output::List(reason) => list(shared, reason),
-        Output::Deliver(message) => deliver(shared, message),
-        Output::Status(report) => status(shared, report),
-    }
-}
-
-fn open(shared: &Shared, last_event_id: Option<String>) {
-    let weak = Rc::downgrade(shared);
-    let mut d = shared.borrow_mut();
-    // Never two live EventSources: the old one closes before the new opens.
-    d.stream = None;
-    d.probe = None;
-    d.stream_opened = false;
-    d.stream_generation = d.stream_generation.wrapping_add(1);
-    let generation = d.stream_generation;
-    let url = match &last_event_id {
-        Some(id) => with_query(&d.options.stream_url, "last_event_id", id),
-        None => d.options.stream_url.clone(),
-    };
-    let handler: Handler = Rc::new(move |event| on_stream(&weak, generation, event));
-    match Stream::open(url, &d.listen, handler) {
-        Ok(stream) => d.stream = Some(stream),
-        Err(e) => {
-            web_sys::console::error_1(&e);
-            d.pending.push(Input::Failed(Failure::Network));
-        }
-    }
-}
-
-fn on_stream(weak: &WeakShared, generation: u32, event: StreamEvent) {
-    let Some(shared) = weak.upgrade() else {
-        return;
-    };
-    {
-        let d = shared.borrow();
-        if d.closed || d.stream_generation != generation || d.stream.is_none() {
-            return;
-        }
-    }
-    match event {
-        StreamEvent::Open => {
-            shared.borrow_mut().stream_opened = true;
-            feed(&shared, [Input::Opened, Input::BytesReceived]);
-        }
-        StreamEvent::Message {
-            kind,
-            data,
-            last_event_id,
-        } => feed(
-            &shared,
-            [
-                Input::BytesReceived,
-                Input::Message(Message {
-                    event: kind,
-                    data,
-                    last_event_id,
-                }),
-            ],
-        ),
-        StreamEvent::Error { closed } => {
-            // Close the native source ourselves: its own reconnect would race
-            // the machine's (and ignore its backoff and cursor).
-            let (url, opened) = {
-                let mut d = shared.borrow_mut();
-                let url = d.stream.take().map(|s| s.url().to_owned());
-                (url, d.stream_opened)
-            };
-            match url {
-                Some(url) if closed && !opened => probe(&shared, generation, url),
-                _ => feed(&shared, [Input::Failed(Failure::Network)]),
-            }
-        }
-    }
-}
-
-/// The browser failed the stream before it opened and hides why. A plain
-/// fetch of the same URL tells 401 (stop) from 404 / 503 (back off) and from
-/// a wrong content type.
-fn probe(shared: &Shared, generation: u32, url: String) {
-    let abort = match Abort::new() {
-        Ok(a) => a,
-        Err(_) => return feed(shared, [Input::Failed(Failure::Network)]),
-    };
-    let signal = abort.signal();
-    shared.borrow_mut().probe = Some(abort);
-    let weak = Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
-        // The same credentials mode as the EventSource (`withCredentials`).
-        let credentials = web_sys::RequestCredentials::Include;
-        let failure = match platform::fetch(&url, credentials, &signal).await {
-            Ok(f) if f.status == 200 && f.content_type.starts_with("text/event-stream") => {
-                Failure::Network
-            }
-            Ok(f) if f.status == 200 => Failure::WrongContentType,
-            Ok(f) => Failure::Http(f.status),
-            Err(_) => Failure::Network,
-        };
-        let Some(shared) = weak.upgrade() else {
-            return;
-        };
-        {
-            let mut d = shared.borrow_mut();
-            if d.closed || d.stream_generation != generation || d.probe.is_none() {
-                return;
-            }
-            // Aborts the body of a probe that got a stream after all.
-            d.probe = None;
-        }
-        feed(&shared, [Input::Failed(failure)]);
-    });
-}
-
-fn resync_name(reason: ResyncReason) -> &'static str {
-    match reason {
-        ResyncReason::NotResumed => "not-resumed",
-        ResyncReason::Lagged => "lagged",
-        ResyncReason::Poll => "poll",
-    }
-}
-
-fn list(shared: &Shared, reason: ResyncReason) {
-    let (stores, handlers, url, generation, signal) = {
-        let mut d = shared.borrow_mut();
-        d.list = None;
-        d.list_generation = d.list_generation.wrapping_add(1);
-        let mut signal = None;
-        if d.options.list_url.is_some() {
-            if let Ok(abort) = Abort::new() {
-                signal = Some(abort.signal());
-                d.list = Some(abort);
-            }
-        }
-        (
-            d.stores.clone(),
-            d.resync_handlers.clone(),
-            d.options.list_url.clone(),
-            d.list_generation,
-            signal,
-        )
-    };
-    for store in &stores {
-        tasks::list_started(store);
-    }
-    call_each(&handlers, &JsValue::from_str(resync_name(reason)));
-    let Some(url) = url else {
-        return; // The application lists and calls listed() / listFailed().
-    };
-    let Some(signal) = signal else {
-        return feed(shared, [Input::ListFailed(Failure::Network)]);
-    };
-    let weak = Rc::downgrade(shared);
-    wasm_bindgen_futures::spawn_local(async move {
-        let outcome = fetch_list(&url, &signal).await;
-        let Some(shared) = weak.upgrade() else {
-            return;
-        };
-        {
-            let mut d = shared.borrow_mut();
-            if d.closed || d.list_generation != generation || d.list.is_none() {
-                return;
-            }
-            d.list = None;
-        }
-        finish_list(&shared, outcome);
-    });
-}
-
-async fn fetch_list(url: &str, signal: &web_sys::AbortSignal) -> Result<TaskList, Failure> {
-    let fetched = platform::fetch(url, web_sys::RequestCredentials::SameOrigin, signal)
-        .await
-        .map_err(|_| Failure::Network)?;
-    if fetched.status != 200 {
-        return Err(Failure::Http(fetched.status));
-    }
-    let body = platform::text(&fetched.response)
-        .await
-        .map_err(|_| Failure::Network)?;
-    serde_json::from_str(&body).map_err(|_| Failure::WrongContentType)
-}
-
-/// Applies a list's outcome to the bound stores, then tells the machine.
-fn finish_list(shared: &Shared, outcome: Result<TaskList, Failure>) {
-    let stores = shared.borrow().stores.clone();
-    let input = match outcome {
-        Ok(list) => {
-            let cursor = list.cursor.to_string();
-            for store in &stores {
-                tasks::listed(store, list.clone());
-            }
-            Input::ListFetched { cursor }
-        }
-        Err(failure) => {
-            for store in &stores {
-                tasks::list_failed(store);
-            }
-            Input::ListFailed(failure)
-        }
-    };
-    feed(shared, [input]);
-}
-
-fn deliver(shared: &Shared, message: Message) {
-    let (stores, handlers) = {
-        let d = shared.borrow();
-        let handlers: Vec<js_sys::Function> = d
-            .handlers
-            .iter()
-            .filter(|(kind, _)| *kind == message.event)
-            .map(|(_, f)| f.clone())
-            .collect();
-        (d.stores.clone(), handlers)
-    };
-    if message.event.starts_with("task.") {
-        for store in &stores {
-            tasks::event(store, &message.event, &message.data);
-        }
-    }
-    if handlers.is_empty() {
-        return;
-    }
-    let data =
-        js_sys::JSON::parse(&message.data).unwrap_or_else(|_| JsValue::from_str(&message.data));
-    let obj = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&obj, &"type".into(), &message.event.as_str().into());
-    let _ = js_sys::Reflect::set(&obj, &"id".into(), &message.last_event_id.as_str().into());
-    let _ = js_sys::Reflect::set(&obj, &"data".into(), &data);
-    call_each(&handlers, &obj);
-}
-
-fn status(shared: &Shared, report: StatusReport) {
-    let handlers = shared.borrow().status_handlers.clone();
-    if handlers.is_empty() {
-        return;
-    }
-    let obj = js_sys::Object::new();
-    let next = match report.next_attempt {
-        Some(at) => JsValue::from_f64(platform::wall_clock(at).round()),
-        None => JsValue::NULL,
-    };
-    let _ = js_sys::Reflect::set(&obj, &"status".into(), &report.status.as_str().into());
-    let _ = js_sys::Reflect::set(&obj, &"reason".into(), &report.reason.as_str().into());
-    let _ = js_sys::Reflect::set(&obj, &"nextAttempt".into(), &next);
-    call_each(&handlers, &obj);
-}
-
-fn arm_timer(shared: &Shared) {
-    let weak = Rc::downgrade(shared);
-    let mut d = shared.borrow_mut();
-    if d.closed {
-        return;
-    }
-    let Some(deadline) = d.machine.poll_timeout() else {
-        d.timer = None;
-        return;
-    };
-    if matches!(&d.timer, Some((at, _)) if *at == deadline) {
-        return;
-    }
-    let wait = deadline.as_millis().saturating_sub(now().as_millis());
-    // At least 1 ms: a deadline reached by rounding re-arms instead of spinning.
-    let delay = i32::try_from(wait.max(1)).unwrap_or(i32::MAX);
-    d.timer = None;
-    match Timeout::new(delay, move || on_timer(&weak)) {
-        Ok(timeout) => d.timer = Some((deadline, timeout)),
-        Err(e) => web_sys::console::error_1(&e),
-    }
-}
-
-fn on_timer(weak: &WeakShared) {
-    let Some(shared) = weak.upgrade() else {
-        return;
-    };
-    {
-        let mut d = shared.borrow_mut();
-        if d.closed {
-            return;
-        }
-        // The guard of the timeout that is firing: dropping it is harmless.
-        d.timer = None;
-        d.machine.handle_timeout(now());
-    }
-    pump(&shared);
-}
-
-fn page_listeners(weak: &WeakShared) -> Result<Vec<Listener>, JsValue> {
-    let window = platform::window()?;
-    let document = window
-        .document()
-        .ok_or_else(|| js_error("client-wasm needs a document"))?;
-    let on = |target: &web_sys::EventTarget,
-              kind: &str,
-              input: fn(&web_sys::Event) -> Option<Input>|
-     -> Result<Listener, JsValue> {
-        let weak = weak.clone();
-        Listener::new(target, kind, move |event| {
-            if let (Some(shared), Some(input)) = (weak.upgrade(), input(&event)) {
-                feed(&shared, [input]);
-            }
-        })
-    };
-    Ok(vec![
-        on(&document, "visibilitychange", |_| {
-            Some(Input::Visibility {
-                visible: platform::visible(),
-            })
-        })?,
-        on(&window, "pageshow", |event| {
-            // Restored from the back/forward cache: the stream is gone.
-            let persisted = event
-                .dyn_ref::<web_sys::PageTransitionEvent>()
-                .is_some_and(|e| e.persisted());
-            persisted.then_some(Input::Visibility { visible: true })
-        })?,
-        on(&window, "online", |_| Some(Input::Online { online: true }))?,
-        on(&window, "offline", |_| {
-            Some(Input::Online { online: false })
-        })?,
-    ])
-}
+use crate::driver::{self, feed, show_status, Driver, Relay, Role, Shared};
+use crate::options::{LiveEventsOptions, Options};
+use crate::platform::{self, js_error};
+use crate::share::{self, frame, Share};
+use crate::tasks::JsTaskStore;
 
 /// A live connection to an SSE endpoint, driven by broker-core's client
-/// machine: `new LiveEvents({url, listUrl, types, pollMs})`.
+/// machine: `new LiveEvents({url, listUrl, types, pollMs, share, ...})`.
 #[wasm_bindgen]
 pub struct LiveEvents {
     shared: Shared,
+}
+
+/// This tab leads (`true`) or another tab does (`false`).
+fn on_role(shared: &Shared, leads: bool) {
+    {
+        let mut d = shared.borrow_mut();
+        if d.closed {
+            return;
+        }
+        if leads {
+            d.role = Role::Leader;
+            d.relay = Relay {
+                session: (platform::seed() as u32) | 1,
+                seq: 0,
+                pending_joins: true,
+                followers: false,
+            };
+            d.leader_status = None;
+        } else if d.role == Role::Unknown {
+            d.role = Role::Follower;
+        }
+    }
+    if leads {
+        // Took over while following: the relay goes, a real stream comes,
+        // from this tab's own cursor (its machine sees a new connection).
+        let (connected, cursor) = {
+            let d = shared.borrow();
+            (
+                d.machine.is_connected() || d.joined.is_some(),
+                d.machine.cursor(),
+            )
+        };
+        if connected && shared.borrow().deferred.is_empty() {
+            crate::connection::open(shared, cursor);
+        } else if !connected {
+            // Waiting out a backoff of the relay: the stream is ours now.
+            feed(shared, Input::Recheck);
+        }
+        let (handlers, report) = {
+            let d = shared.borrow();
+            (d.status_handlers.clone(), d.machine.report_now())
+        };
+        if let Some(report) = report {
+            show_status(&handlers, &driver::report_items(report));
+        }
+    }
+    driver::perform_deferred(shared);
+}
+
+/// Joins the tabs of this URL: the channel, then the lock.
+fn open_share(shared: &Shared) {
+    let weak = Rc::downgrade(shared);
+    let name = ["tidings:", &shared.borrow().options.stream_url].concat();
+    let frames = weak.clone();
+    let opened = Share::open(
+        &name,
+        move |f| crate::relay::on_frame(&frames, f),
+        move |leads| {
+            if let Some(shared) = weak.upgrade() {
+                on_role(&shared, leads);
+            }
+        },
+    );
+    let mut d = shared.borrow_mut();
+    match opened {
+        Ok(s) => {
+            d.role = Role::Unknown;
+            d.share = Some(s);
+        }
+        Err(_) => d.role = Role::Solo,
+    }
+}
+
+/// The page goes into the back/forward cache: a page holding a request, a
+/// lock or a channel would not be kept, and a cached page cannot lead. Let
+/// go of all three, and wait as if offline until the page is shown again.
+pub(crate) fn suspend(shared: &Shared) {
+    {
+        let mut d = shared.borrow_mut();
+        if d.closed || d.suspended {
+            return;
+        }
+        if d.role == Role::Leader {
+            let session = d.relay.session;
+            d.post(&[frame::BYE.into(), session.into()]);
+        }
+        d.suspended = true;
+        d.share = None;
+        d.leader_status = None;
+        d.role = Role::Solo;
+        d.stream = None;
+        d.probe = None;
+        d.joined = None;
+    }
+    feed(shared, Input::Online { online: false });
+    feed(shared, Input::Failed(broker_core::Failure::Network));
+}
+
+/// Shown again from the back/forward cache: rejoin the tabs, reconnect now.
+pub(crate) fn resume(shared: &Shared) {
+    let share = {
+        let mut d = shared.borrow_mut();
+        if d.closed || !d.suspended {
+            return;
+        }
+        d.suspended = false;
+        d.options.share && share::available()
+    };
+    if share {
+        open_share(shared);
+    }
+    feed(
+        shared,
+        Input::Online {
+            online: platform::online(),
+        },
+    );
+    feed(shared, Input::Recheck);
 }
 
 #[wasm_bindgen]
@@ -458,16 +149,23 @@ impl LiveEvents {
     #[wasm_bindgen(constructor)]
     pub fn new(options: LiveEventsOptions) -> Result<LiveEvents, JsValue> {
         let options = Options::parse(&options)?;
-        let machine = ClientMachine::new(options.config, platform::seed());
+        let seed = platform::seed();
+        let machine = ClientMachine::new(options.config, seed);
         let listen = options.listen.clone();
+        let sharing = options.share && share::available();
         let shared = Rc::new(RefCell::new(Driver {
             machine,
-            options,
             listen,
-            pending: Vec::new(),
+            role: if sharing { Role::Unknown } else { Role::Solo },
+            tab: (seed >> 33) as u32,
+            share: None,
+            joined: None,
+            relay: Relay::default(),
+            leader_status: None,
             stream: None,
             stream_generation: 0,
             stream_opened: false,
+            stream_from: None,
             probe: None,
             list: None,
             list_generation: 0,
@@ -477,22 +175,28 @@ impl LiveEvents {
             status_handlers: Vec::new(),
             resync_handlers: Vec::new(),
             stores: Vec::new(),
+            fed: None,
+            deferred: Vec::new(),
+            suspended: false,
             started: false,
             closed: false,
+            options,
         }));
         let weak = Rc::downgrade(&shared);
-        shared.borrow_mut().page_listeners = page_listeners(&weak)?;
+        shared.borrow_mut().page_listeners = crate::page::listeners(&weak)?;
+        if sharing {
+            open_share(&shared);
+        }
         wasm_bindgen_futures::spawn_local(async move {
             if let Some(shared) = weak.upgrade() {
                 shared.borrow_mut().started = true;
-                let mut inputs = vec![Input::Start];
+                feed(&shared, Input::Start);
                 if !platform::visible() {
-                    inputs.push(Input::Visibility { visible: false });
+                    feed(&shared, Input::Visibility { visible: false });
                 }
                 if !platform::online() {
-                    inputs.push(Input::Online { online: false });
+                    feed(&shared, Input::Online { online: false });
                 }
-                feed(&shared, inputs);
             }
         });
         Ok(LiveEvents { shared })
@@ -513,13 +217,15 @@ impl LiveEvents {
             if let Some(stream) = d.stream.as_mut() {
                 stream.listen(&kind)?;
             }
+            d.post(&[frame::LISTEN.into(), kind.as_str().into()]);
             d.listen.push(kind.clone());
         }
         d.handlers.push((kind, listener));
         Ok(())
     }
 
-    /// Calls `listener` with each status change (`LiveStatusReport`).
+    /// Calls `listener` with each status change (`LiveStatusReport`): the
+    /// shared stream's, in every tab.
     #[wasm_bindgen(js_name = onStatus)]
     pub fn on_status(
         &self,
@@ -547,8 +253,7 @@ impl LiveEvents {
         }
     }
 
-    /// Feeds `store` from this connection: lists (from `listUrl`) and
-    /// `task.*` events.
+    /// Feeds `store` from this connection: lists and `task.*` events.
     #[wasm_bindgen(js_name = bindTasks)]
     pub fn bind_tasks(&self, store: &JsTaskStore) {
         let mut d = self.shared.borrow_mut();
@@ -557,41 +262,66 @@ impl LiveEvents {
         }
     }
 
-    /// Without `listUrl`: the application's list answered with `cursor`.
-    pub fn listed(&self, cursor: String) {
-        feed(&self.shared, [Input::ListFetched { cursor }]);
+    /// Without `listUrl`: the application's list answered. Give the
+    /// `{tasks, cursor}` it fetched (bound stores land it), or just the
+    /// cursor string when no store is bound. Ignored when no list was asked
+    /// for.
+    pub fn listed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TaskList | string")] list: JsValue,
+    ) {
+        crate::list::supplied(&self.shared, &list);
     }
 
     /// Without `listUrl`: the application's list failed.
     #[wasm_bindgen(js_name = listFailed)]
     pub fn list_failed(&self) {
-        feed(&self.shared, [Input::ListFailed(Failure::Network)]);
+        crate::list::supplied_failure(&self.shared);
     }
 
     /// Connects again after `unauthorized` (for example once the user has
     /// signed in again).
     pub fn reconnect(&self) {
-        feed(&self.shared, [Input::Start]);
+        let follower = self.shared.borrow().role == Role::Follower;
+        if follower {
+            self.shared.borrow().post(&[frame::START.into()]);
+        }
+        feed(&self.shared, Input::Start);
     }
 
-    /// The current status.
+    /// The current status (the shared stream's).
     #[wasm_bindgen(getter, unchecked_return_type = "LiveStatus")]
-    pub fn status(&self) -> String {
+    pub fn status(&self) -> JsValue {
         let d = self.shared.borrow();
         if d.closed {
-            return "closed".to_owned();
+            return "closed".into();
         }
         if !d.started {
-            return "connecting".to_owned();
+            return "connecting".into();
         }
-        d.machine.status().as_str().to_owned()
+        if let (Role::Follower, Some(shown)) = (d.role, &d.leader_status) {
+            return shown.get(0);
+        }
+        d.machine.status().as_str().into()
+    }
+
+    /// `leader`, `follower` or `solo` (`unknown` before the lock answers).
+    #[wasm_bindgen(getter)]
+    pub fn role(&self) -> JsValue {
+        match self.shared.borrow().role {
+            Role::Solo => "solo",
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Unknown => "unknown",
+        }
+        .into()
     }
 
     /// The id the next connection resumes from.
     #[wasm_bindgen(getter)]
     pub fn cursor(&self) -> Option<String> {
         let d = self.shared.borrow();
-        d.machine.cursor().map(str::to_owned)
+        d.machine.cursor().map(crate::wire::id_text)
     }
 
     /// The URL of the open `EventSource`, if any (for diagnostics).
@@ -602,9 +332,18 @@ impl LiveEvents {
     }
 
     /// Closes for good: reports `closed` once, then releases the stream,
-    /// timer, fetches and listeners. Nothing fires afterwards.
+    /// timer, fetches, listeners, the channel and the lock (another tab
+    /// takes over). Nothing fires afterwards.
     pub fn close(&self) {
-        feed(&self.shared, [Input::Close]);
+        {
+            let mut d = self.shared.borrow_mut();
+            // This tab's own `closed`, not the leader's relayed status.
+            d.leader_status = None;
+            if d.role == Role::Follower {
+                d.role = Role::Solo;
+            }
+        }
+        feed(&self.shared, Input::Close);
         self.shared.borrow_mut().tear_down();
     }
 }

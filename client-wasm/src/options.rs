@@ -1,6 +1,9 @@
 //! The `LiveEvents` constructor's options, read from a plain JS object, and
 //! the TypeScript declarations of the JS API's object shapes.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::time::Duration;
 
 use broker_core::ClientConfig;
@@ -34,10 +37,20 @@ export interface LiveEventsOptions {
   backoffMaxMs?: number;
   /** A connection live this long resets the backoff (default 10000). */
   stableMs?: number;
-  /** Watchdog: no event for twice this long means the stream is dead. The
-   *  browser's EventSource hides `: keep-alive` comments, so leave this unset
-   *  (off) unless the server sends real events that often. */
+  /** The heartbeat to expect. Unset (the default), the server's
+   *  `heartbeat_ms` from `ready` is used: no byte for twice it plus a margin
+   *  means the stream is dead (the client asks for `heartbeat=event`, since
+   *  an EventSource hides comments). */
   heartbeatMs?: number;
+  /** The watchdog (default true). */
+  watchdog?: boolean;
+  /** A list that has not answered after this long counts as failed (default 10000). */
+  listTimeoutMs?: number;
+  /** Share one stream between the tabs of this browser that open the same
+   *  URL (Web Locks + BroadcastChannel; default true). Where those APIs are
+   *  missing (a plain-http LAN address is not a secure context), each tab
+   *  keeps its own stream. */
+  share?: boolean;
 }
 
 /** The connection state, as `onStatus` reports it. */
@@ -47,7 +60,7 @@ export type LiveStatus =
 /** One status change. */
 export interface LiveStatusReport {
   status: LiveStatus;
-  /** Why: `network`, `http 503`, `end: max-lifetime`, ... */
+  /** Why: `network`, `http 503`, `watchdog`, `end: max-lifetime`, ... */
   reason: string;
   /** When the next connection attempt is due (Unix ms), if one is planned. */
   nextAttempt: number | null;
@@ -63,6 +76,12 @@ export interface LiveEvent {
   id: string;
   /** The event's JSON data, parsed (the raw string when it is not JSON). */
   data: any;
+}
+
+/** A list, as an application that lists itself hands it to `listed()`. */
+export interface TaskList {
+  tasks: Task[];
+  cursor: string;
 }
 
 /** A task, as `GET /api/tasks/{id}` returns it (times are Unix ms). */
@@ -107,11 +126,9 @@ pub struct Options {
     pub listen: Vec<String>,
     /// The machine's tunables.
     pub config: ClientConfig,
+    /// Share the stream with other tabs.
+    pub share: bool,
 }
-
-/// Read when the app leaves `heartbeatMs` unset: a day, i.e. no watchdog
-/// (the browser's `EventSource` never shows the keep-alive comments).
-const NO_WATCHDOG: Duration = Duration::from_secs(24 * 3600);
 
 fn field(obj: &JsValue, name: &str) -> Result<JsValue, JsValue> {
     js_sys::Reflect::get(obj, &JsValue::from_str(name))
@@ -140,6 +157,15 @@ fn ms_field(obj: &JsValue, name: &str, default: Duration) -> Result<Duration, Js
     }
 }
 
+fn bool_field(obj: &JsValue, name: &str, default: bool) -> Result<bool, JsValue> {
+    let v = field(obj, name)?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(default);
+    }
+    v.as_bool()
+        .ok_or_else(|| js_error(&["LiveEvents: option ", name, " must be a boolean"].concat()))
+}
+
 fn encode(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
 }
@@ -158,14 +184,16 @@ pub fn with_query(url: &str, key: &str, value: &str) -> String {
 
 /// The event types every stream listens for: the connection's own messages,
 /// unnamed messages and the task store's events.
-pub const BASE_TYPES: [&str; 7] = [
+pub const BASE_TYPES: [&str; 9] = [
     "ready",
     "lagged",
     "end",
+    "heartbeat",
     "message",
     "task.created",
     "task.status",
     "task.updated",
+    "task.removed",
 ];
 
 impl Options {
@@ -177,7 +205,8 @@ impl Options {
         let url = string_field(obj, "url")?
             .ok_or_else(|| js_error("LiveEvents: options.url is required"))?;
         let list_url = string_field(obj, "listUrl")?;
-        let mut stream_url = url;
+        // Heartbeats as events: an EventSource hides comments.
+        let mut stream_url = with_query(&url, "heartbeat", "event");
         let mut listen: Vec<String> = BASE_TYPES.iter().map(|t| (*t).to_owned()).collect();
         let types = field(obj, "types")?;
         if !types.is_undefined() && !types.is_null() {
@@ -214,13 +243,19 @@ impl Options {
             stable_after: ms_field(obj, "stableMs", d.stable_after)?,
             poll_after: ms_field(obj, "pollAfterMs", d.poll_after)?,
             poll_interval: ms_field(obj, "pollMs", d.poll_interval)?,
-            heartbeat: ms_field(obj, "heartbeatMs", NO_WATCHDOG)?,
+            heartbeat: match field(obj, "heartbeatMs")? {
+                v if v.is_undefined() || v.is_null() => None,
+                _ => Some(ms_field(obj, "heartbeatMs", Duration::ZERO)?),
+            },
+            watchdog: bool_field(obj, "watchdog", true)?,
+            list_timeout: ms_field(obj, "listTimeoutMs", d.list_timeout)?,
         };
         Ok(Options {
             stream_url,
             list_url,
             listen,
             config,
+            share: bool_field(obj, "share", true)?,
         })
     }
 }

@@ -1,7 +1,10 @@
 //! The few browser facts the driver reads: the window, the clock, a seed,
 //! visibility and connectivity.
 
-use broker_core::Timestamp;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use broker_core::{Reason, Timestamp};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Response, Window};
@@ -69,34 +72,45 @@ pub struct Fetched {
     pub status: u16,
     /// The `Content-Type` header, or empty.
     pub content_type: String,
+    /// `Retry-After` in milliseconds, when given in seconds.
+    pub retry_after_ms: Option<u64>,
     /// The response, to read the body from when wanted.
     pub response: Response,
 }
 
-/// `fetch(url)` with an abort signal and the given credentials mode (the
-/// HttpOnly cookie rides along). `Err` means the network failed or the fetch
-/// was aborted.
+/// `fetch(url)` with a method, an abort signal and the given credentials
+/// mode (the HttpOnly cookie rides along). `Err` means the network failed
+/// or the fetch was aborted.
 pub async fn fetch(
     url: &str,
+    method: &str,
     credentials: web_sys::RequestCredentials,
     signal: &web_sys::AbortSignal,
 ) -> Result<Fetched, JsValue> {
     let init = web_sys::RequestInit::new();
+    init.set_method(method);
     init.set_credentials(credentials);
     init.set_signal(Some(signal));
     let promise = window()?.fetch_with_str_and_init(url, &init);
     let response: Response = wasm_bindgen_futures::JsFuture::from(promise)
         .await?
         .dyn_into()?;
-    let content_type = response
-        .headers()
+    let headers = response.headers();
+    let content_type = headers
         .get("content-type")
         .ok()
         .flatten()
         .unwrap_or_default();
+    let retry_after_ms = headers
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| secs.saturating_mul(1000));
     Ok(Fetched {
         status: response.status(),
         content_type,
+        retry_after_ms,
         response,
     })
 }
@@ -107,4 +121,27 @@ pub async fn text(response: &Response) -> Result<String, JsValue> {
     value
         .as_string()
         .ok_or_else(|| js_error("response body is not text"))
+}
+
+/// A status reason as people read it (`http 503`, `end: max-lifetime`),
+/// built without the formatting machinery.
+pub fn reason_text(reason: Reason) -> String {
+    let mut out = String::from(reason.as_str());
+    if let Some(code) = reason.code() {
+        out.push(' ');
+        let digits = [code / 100 % 10, code / 10 % 10, code % 10];
+        let skip = if code >= 100 {
+            0
+        } else if code >= 10 {
+            1
+        } else {
+            2
+        };
+        out.extend(digits[skip..].iter().map(|d| char::from(b'0' + *d as u8)));
+    }
+    if let Some(end) = reason.end() {
+        out.push_str(": ");
+        out.push_str(end.as_str());
+    }
+    out
 }

@@ -1,18 +1,156 @@
-//! The core's [`TaskStore`] for JS: lists and `task.*` events applied by
-//! version, so an older event never overwrites a newer list.
+//! The core's [`TaskStore`] for JS, over the objects `JSON.parse` made: a
+//! list or event is parsed once, the store keeps the objects themselves
+//! (never a copy through Rust types) and merges them by version, so an older
+//! event never overwrites a newer list. `list()` hands out those objects.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
-use broker_core::{Change, TaskId, TaskList, TaskStore};
+use alloc::rc::Rc;
+use core::cell::RefCell;
+
+use broker_core::{Change, EventId, TaskEvent, TaskId, TaskRecord, TaskStore};
+use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::live::call_each;
+use crate::driver::call_each;
+
+/// A task as the browser holds it: the object from `JSON.parse`. Merging
+/// makes a new object, so one the application holds never changes under it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsTask(pub JsValue);
+
+/// The fields a `task.status` owns (absent means cleared).
+const STATUS_FIELDS: [&str; 5] = ["status", "finished_at", "exit_code", "error", "reason"];
+/// The fields a whole task owns that a status leaves alone.
+const SNAPSHOT_FIELDS: [&str; 5] = ["name", "kind", "command", "workdir", "created_at"];
+
+pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn copy(obj: &JsValue) -> Object {
+    Object::assign(&Object::new(), &Object::from(obj.clone()))
+}
+
+fn is_final(status: &JsValue) -> bool {
+    matches!(
+        status.as_string().as_deref(),
+        Some("completed" | "killed" | "error")
+    )
+}
+
+impl TaskRecord for JsTask {
+    type Status = JsValue;
+
+    fn apply_status(&mut self, update: &JsValue) {
+        let task = copy(&self.0);
+        for key in STATUS_FIELDS {
+            let value = get(update, key);
+            if value.is_undefined() || value.is_null() {
+                let _ = Reflect::delete_property(&task, &JsValue::from_str(key));
+            } else {
+                set(&task, key, &value);
+            }
+        }
+        set(&task, "version", &get(update, "version"));
+        let activity = get(update, "last_activity_at");
+        if !activity.is_undefined() {
+            set(&task, "last_activity_at", &activity);
+        }
+        if is_final(&get(update, "status")) {
+            let _ = Reflect::delete_property(&task, &JsValue::from_str("pid"));
+        }
+        self.0 = task.into();
+    }
+
+    fn take_fields(&mut self, snapshot: &JsTask) -> bool {
+        let task = copy(&self.0);
+        for key in SNAPSHOT_FIELDS {
+            set(&task, key, &get(&snapshot.0, key));
+        }
+        let pid = get(&snapshot.0, "pid");
+        if is_final(&get(&task, "status")) || pid.is_undefined() {
+            let _ = Reflect::delete_property(&task, &JsValue::from_str("pid"));
+        } else {
+            set(&task, "pid", &pid);
+        }
+        let task = JsTask(task.into());
+        let changed = !self.same(&task);
+        *self = task;
+        changed
+    }
+
+    fn same(&self, other: &JsTask) -> bool {
+        // Small objects, compared only when a list lands or a late rename
+        // merges: the string compare is cheap and exact for JSON data.
+        JSON::stringify(&self.0).ok() == JSON::stringify(&other.0).ok()
+    }
+}
+
+/// The id and version a snapshot (`id`) or an update (`task_id`) carries.
+fn id_and_version(obj: &JsValue, id_key: &str) -> Option<(TaskId, u64)> {
+    let id = TaskId::new(get(obj, id_key).as_string()?).ok()?;
+    let version = get(obj, "version").as_f64()?;
+    (version >= 0.0).then_some((id, version as u64))
+}
+
+/// Reads a `task.*` event's parsed data; `None` for other types or data
+/// that is not what the type promises.
+pub fn task_event(kind: &str, data: &JsValue) -> Option<TaskEvent<JsTask>> {
+    Some(match kind {
+        "task.created" | "task.updated" => {
+            let (id, version) = id_and_version(data, "id")?;
+            TaskEvent::Snapshot {
+                id,
+                version,
+                record: JsTask(data.clone()),
+            }
+        }
+        "task.status" => {
+            let (id, version) = id_and_version(data, "task_id")?;
+            TaskEvent::Status {
+                id,
+                version,
+                status: data.clone(),
+            }
+        }
+        "task.removed" => {
+            let (id, version) = id_and_version(data, "task_id")?;
+            TaskEvent::Removed { id, version }
+        }
+        _ => return None,
+    })
+}
+
+/// The tasks of a list, with their ids and versions.
+pub type Listed = Vec<(TaskId, u64, JsTask)>;
+
+/// A parsed `GET /api/tasks` answer: its cursor and tasks, if it is one.
+pub fn read_list(list: &JsValue) -> Option<(EventId, Listed)> {
+    let cursor: EventId = get(list, "cursor").as_string()?.parse().ok()?;
+    let tasks = get(list, "tasks");
+    if !Array::is_array(&tasks) {
+        return None;
+    }
+    let tasks = Array::from(&tasks)
+        .iter()
+        .filter_map(|t| {
+            let (id, version) = id_and_version(&t, "id")?;
+            Some((id, version, JsTask(t)))
+        })
+        .collect();
+    Some((cursor, tasks))
+}
 
 /// The store plus the application's change listeners.
 #[derive(Default)]
 pub struct StoreCell {
-    store: TaskStore,
+    store: TaskStore<JsTask>,
     listeners: Vec<js_sys::Function>,
 }
 
@@ -31,12 +169,6 @@ impl Default for JsTaskStore {
     }
 }
 
-fn to_js(json: serde_json::Result<String>) -> JsValue {
-    json.ok()
-        .and_then(|s| js_sys::JSON::parse(&s).ok())
-        .unwrap_or(JsValue::UNDEFINED)
-}
-
 #[wasm_bindgen(js_class = TaskStore)]
 impl JsTaskStore {
     /// An empty store; bind it with `live.bindTasks(store)`.
@@ -47,12 +179,15 @@ impl JsTaskStore {
         }
     }
 
-    /// Every task, ordered by id.
+    /// Every task (the objects themselves), ordered by id.
     #[wasm_bindgen(unchecked_return_type = "Task[]")]
-    pub fn list(&self) -> JsValue {
-        let cell = self.cell.borrow();
-        let tasks: Vec<_> = cell.store.tasks().collect();
-        to_js(serde_json::to_string(&tasks))
+    pub fn list(&self) -> Array {
+        self.cell
+            .borrow()
+            .store
+            .tasks()
+            .map(|t| t.0.clone())
+            .collect()
     }
 
     /// One task, or `undefined`.
@@ -62,10 +197,15 @@ impl JsTaskStore {
             return JsValue::UNDEFINED;
         };
         let cell = self.cell.borrow();
-        match cell.store.task(&id) {
-            Some(task) => to_js(serde_json::to_string(task)),
-            None => JsValue::UNDEFINED,
-        }
+        cell.store
+            .task(&id)
+            .map_or(JsValue::UNDEFINED, |t| t.0.clone())
+    }
+
+    /// How many tasks it holds.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.cell.borrow().store.len()
     }
 
     /// Calls `listener` with the changes (`TaskChange[]`) after each list
@@ -86,39 +226,36 @@ pub fn list_started(store: &SharedStore) {
 }
 
 /// The list answered.
-pub fn listed(store: &SharedStore, list: TaskList) {
-    let changes = store.borrow_mut().store.handle_list(list);
+pub fn listed(store: &SharedStore, cursor: EventId, tasks: Listed) {
+    let changes = store.borrow_mut().store.handle_listed(cursor, tasks);
     notify(store, &changes);
 }
 
-/// The list failed.
+/// The list failed (or brought no tasks).
 pub fn list_failed(store: &SharedStore) {
     let changes = store.borrow_mut().store.handle_list_failed();
     notify(store, &changes);
 }
 
 /// One `task.*` event.
-pub fn event(store: &SharedStore, kind: &str, data: &str) {
-    let result = store.borrow_mut().store.handle_event(kind, data);
-    match result {
-        Ok(changes) => notify(store, &changes),
-        Err(e) => web_sys::console::warn_1(&JsValue::from_str(&e.to_string())),
-    }
+pub fn event(store: &SharedStore, event: TaskEvent<JsTask>) {
+    let changes = store.borrow_mut().store.handle_task_event(event);
+    notify(store, &changes);
 }
 
 fn notify(store: &SharedStore, changes: &[Change]) {
     if changes.is_empty() {
         return;
     }
-    let array = js_sys::Array::new();
+    let array = Array::new();
     for change in changes {
         let (kind, id) = match change {
             Change::Upserted(id) => ("upserted", id),
             Change::Removed(id) => ("removed", id),
         };
-        let obj = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&obj, &"kind".into(), &kind.into());
-        let _ = js_sys::Reflect::set(&obj, &"id".into(), &id.as_str().into());
+        let obj = Object::new();
+        set(&obj, "kind", &kind.into());
+        set(&obj, "id", &id.as_str().into());
         array.push(&obj);
     }
     // Call with no borrow held: a listener may read the store.

@@ -51,8 +51,10 @@ async fn wait_for(ms: u32, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Options for a client that shares nothing (one per test page).
 fn options(pairs: &[(&str, JsValue)]) -> client_wasm::options::LiveEventsOptions {
     let obj = Object::new();
+    Reflect::set(&obj, &"share".into(), &false.into()).expect("set option");
     for (k, v) in pairs {
         Reflect::set(&obj, &JsValue::from_str(k), v).expect("set option");
     }
@@ -113,11 +115,15 @@ async fn the_cursor_goes_into_the_url_when_a_stream_is_recreated() {
         Some("not-resumed")
     );
     live.listed("e-4".into());
+    // A second answer nobody asked for is ignored.
+    live.listed("e-99".into());
     wait_for(3000, "a second EventSource", || source_urls().len() >= 2).await;
     let urls = source_urls();
     assert!(!urls[0].contains("last_event_id"), "first: {}", urls[0]);
+    assert!(urls[0].contains("heartbeat=event"), "first: {}", urls[0]);
     assert!(
-        urls[1].ends_with("?last_event_id=e-5"),
+        urls[1].ends_with("?heartbeat=event&last_event_id=e-5")
+            || urls[1].ends_with("&last_event_id=e-5"),
         "the recreated stream resumes from the last event: {}",
         urls[1]
     );
@@ -155,7 +161,7 @@ async fn close_releases_timers_listeners_and_the_stream() {
     assert!(pending_timers() > before.0, "a backoff timer is pending");
     assert!(
         live_listeners() >= before.1 + 4,
-        "visibilitychange, pageshow, online and offline are listened to"
+        "visibilitychange, pageshow, resume, online and offline are listened to"
     );
     live.close();
     assert_eq!(pending_timers(), before.0, "close clears the timer");
@@ -341,4 +347,50 @@ async fn a_bound_store_is_listed_and_fed_and_an_older_event_never_wins() {
     );
     assert_eq!(live.cursor().as_deref(), Some("e-6"));
     live.close();
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_of_one_url_share_one_event_source_and_the_follower_takes_over() {
+    setup();
+    let both = |extra: &str| {
+        let obj = Object::new();
+        let url = stream_url(ONE_EVENT) + extra;
+        Reflect::set(&obj, &"url".into(), &url.into()).expect("set");
+        Reflect::set(&obj, &"backoffMs".into(), &60_000.into()).expect("set");
+        Reflect::set(&obj, &"backoffMaxMs".into(), &60_000.into()).expect("set");
+        Reflect::set(&obj, &"pollAfterMs".into(), &60_000.into()).expect("set");
+        obj.unchecked_into::<client_wasm::options::LiveEventsOptions>()
+    };
+    // A URL of its own, so that no other test's client shares with these.
+    let leader = LiveEvents::new(both("")).expect("first");
+    wait_for(3000, "a role", || {
+        leader.role().as_string().as_deref() == Some("leader")
+    })
+    .await;
+    // The data: stream ends at once: the leader reconnects once at once,
+    // then waits out a long backoff.
+    pause(300).await;
+    let before = source_urls().len();
+    let follower = LiveEvents::new(both("")).expect("second");
+    wait_for(3000, "a role", || {
+        follower.role().as_string().as_deref() == Some("follower")
+    })
+    .await;
+    pause(300).await;
+    assert_eq!(
+        source_urls().len(),
+        before,
+        "the follower opens no EventSource"
+    );
+    leader.close();
+    wait_for(3000, "the takeover", || {
+        follower.role().as_string().as_deref() == Some("leader")
+    })
+    .await;
+    wait_for(3000, "the new leader's own stream", || {
+        source_urls().len() > before
+    })
+    .await;
+    assert!(open_sources() <= 1);
+    follower.close();
 }

@@ -1,7 +1,8 @@
 // Shared pieces of the end-to-end tests: a real `tidings` process per
 // scenario (spawned with flags, bound to port 0 unless a port is given), a
 // real headless Chromium through playwright-core, and a request log per page.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -28,10 +29,18 @@ export function dataDir() {
  * Starts `tidings serve` and resolves once it prints its address.
  * `args` are extra flags (e.g. ['--stream-lifetime', '3s']).
  */
-export function startServer({ data = dataDir(), port = 0, args = [] } = {}) {
+let allowsHosts;
+/** Whether this `tidings` checks the Host header (then a proxy's port must be allowed). */
+function checksHost() {
+  allowsHosts ??= String(spawnSync(BIN, ['serve', '--help']).stdout).includes('--allowed-host');
+  return allowsHosts;
+}
+
+export function startServer({ data = dataDir(), port = 0, args = [], allowHosts = [] } = {}) {
+  const hostArgs = checksHost() ? allowHosts.flatMap((h) => ['--allowed-host', h]) : [];
   const proc = spawn(BIN, [
     'serve', '--addr', `127.0.0.1:${port}`, '--data', data, '--token', TOKEN, '--www', WWW,
-    '--reconcile-interval', '300ms', ...args,
+    '--reconcile-interval', '300ms', ...hostArgs, ...args,
   ], { cwd: data, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
   let stderr = '';
@@ -92,8 +101,63 @@ export async function launch() {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    // Playwright turns the back/forward cache off; the bfcache scenario needs it.
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
   });
   return browser;
+}
+
+/**
+ * A TCP proxy in front of `target` (a port). `blackhole()` makes every live
+ * stream connection open now (the ones that carried `GET /api/events`) keep
+ * its sockets open but pass no more bytes either way — a dead NAT entry, a
+ * sleeping laptop's Wi-Fi. New connections pass as usual. `port` is fixed
+ * on the first listen; `retarget(port)` follows a restarted server.
+ */
+export function startProxy(target, port = 0) {
+  const pairs = new Set();
+  let upstreamPort = target;
+  const server = createServer((down) => {
+    const up = connect(upstreamPort, '127.0.0.1');
+    const pair = { down, up, dead: false, stream: false };
+    pairs.add(pair);
+    down.on('data', (chunk) => {
+      if (!pair.stream && /^GET \/api\/events[ ?]/.test(chunk.toString('latin1', 0, 32))) pair.stream = true;
+      if (!pair.dead) up.write(chunk);
+    });
+    up.on('data', (chunk) => { if (!pair.dead) down.write(chunk); });
+    const end = () => { pairs.delete(pair); down.destroy(); up.destroy(); };
+    down.on('error', end); up.on('error', end); down.on('close', end); up.on('close', end);
+  });
+  return new Promise((resolveListen) => {
+    server.listen(port, '127.0.0.1', () => {
+      const p = server.address().port;
+      resolveListen({
+        port: p,
+        base: `http://127.0.0.1:${p}`,
+        /** Blackholes the live streams open now; returns how many. */
+        blackhole() {
+          let n = 0;
+          for (const pair of pairs) if (pair.stream && !pair.dead) { pair.dead = true; n += 1; }
+          return n;
+        },
+        streams: () => [...pairs].filter((x) => x.stream && !x.dead).length,
+        retarget(portNow) { upstreamPort = portNow; },
+        close() {
+          for (const pair of pairs) { pair.down.destroy(); pair.up.destroy(); }
+          return new Promise((r) => server.close(r));
+        },
+      });
+    });
+  });
+}
+
+/** A Prometheus value from `/metrics` (first sample of `name`). */
+export async function metric(server, name) {
+  const res = await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const text = await res.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : NaN;
 }
 
 /**
@@ -102,10 +166,11 @@ export async function launch() {
  * Returns { page, requests, lists(), streams() } where requests are logged as
  * they leave the browser.
  */
-export async function openDashboard(server, { token = true, client, viewport } = {}) {
+export async function openDashboard(server, { token = true, client, viewport, context: shared } = {}) {
   const b = await launch();
-  const context = await b.newContext({ viewport: viewport || { width: 1280, height: 800 } });
-  if (client) {
+  const context = shared
+    || await b.newContext({ viewport: viewport || { width: 1280, height: 800 } });
+  if (client && !shared) {
     await context.addInitScript((opts) => { globalThis.tidingsClientOptions = opts; }, client);
   }
   const page = await context.newPage();
@@ -123,7 +188,8 @@ export async function openDashboard(server, { token = true, client, viewport } =
     lists: () => api('/api/tasks'),
     streams: () => api('/api/events'),
     status: () => page.getAttribute('#conn', 'data-status'),
-    close: () => context.close(),
+    role: () => page.evaluate(() => globalThis.tidings?.live.role),
+    close: () => (shared ? page.close() : context.close()),
   };
 }
 
@@ -165,6 +231,16 @@ export function canonical(tasks) {
 /** Whether the page's store holds exactly what the server lists. */
 export async function inSync(dash, server) {
   return canonical(await pageTasks(dash.page)) === canonical(await serverTasks(server));
+}
+
+/** A browser context of its own: the tabs opened in it are one browser profile's. */
+export async function newContext(client) {
+  const b = await launch();
+  const context = await b.newContext({ viewport: { width: 1280, height: 800 } });
+  if (client) {
+    await context.addInitScript((opts) => { globalThis.tidingsClientOptions = opts; }, client);
+  }
+  return context;
 }
 
 export async function cleanup() {

@@ -140,6 +140,7 @@ async fn dispatch(
         (RouteName::Events, Method::GET) => {
             stream::open(&state.hub, &state.streams, req.headers(), req.uri().query())
         }
+        (RouteName::Events, Method::HEAD) => probe_stream(state, req.uri().query()),
         (RouteName::Events, _) => {
             let request = parse_publish(&json_body(req, Empty::Refused).await?)?;
             publish_event(state, request)
@@ -194,6 +195,33 @@ async fn dispatch(
         (RouteName::OpenApi, _) => Ok(json_response(StatusCode::OK, &crate::openapi::document())),
         (RouteName::Metrics, _) => Ok(crate::metrics::response(state)),
     }
+}
+
+/// `HEAD /api/events`: what a `GET` with this query would answer — `400` for
+/// a bad filter, `503` with `Retry-After` at the stream cap, else `200` with
+/// the stream's content type — without subscribing. A browser whose
+/// `EventSource` failed before it opened learns why from this one cheap
+/// request (the `EventSource` API hides the status).
+fn probe_stream(state: &State, query: Option<&str>) -> Result<Response<Body>, ApiError> {
+    let query = stream::StreamQuery::parse(query)?;
+    broker_core::Filter::parse(query.types.as_deref(), query.task.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let settings = &state.streams;
+    if settings.open.load(Ordering::Relaxed) >= settings.max_streams {
+        return Err(ApiError::Unavailable {
+            retry_after: settings.retry.max(std::time::Duration::from_secs(1)),
+        });
+    }
+    let mut response = Response::new(Body::full(Vec::new()));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    response.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    Ok(response)
 }
 
 fn health(state: &State) -> Value {

@@ -141,6 +141,21 @@ fn operations() -> Value {
                         "503": error("The open-stream cap is reached; see Retry-After.")
                     }
                 },
+                "head": {
+                    "summary": "Check the stream without subscribing",
+                    "description": "Answers what GET with the same query would (400 bad filter, 401, 503 with Retry-After at the cap, else 200 with text/event-stream) with no body and no subscription: a browser whose EventSource failed before it opened learns why from it.",
+                    "parameters": [
+                        {"name": "types", "in": "query", "schema": {"type": "string"}},
+                        {"name": "task", "in": "query", "schema": {"type": "string"}},
+                        {"name": "heartbeat", "in": "query", "schema": {"type": "string", "enum": ["event", "comment"]}}
+                    ],
+                    "responses": {
+                        "200": {"description": "A GET would open the stream."},
+                        "400": error("A malformed `types` or `task` filter."),
+                        "401": unauthorized,
+                        "503": error("The open-stream cap is reached; see Retry-After.")
+                    }
+                },
                 "post": {
                     "summary": "Publish an event from another process",
                     "requestBody": body(json!({

@@ -53,8 +53,8 @@ pub const ROUTES: &[Route] = &[
     Route {
         name: RouteName::Events,
         pattern: "/api/events",
-        methods: &[Method::GET, Method::POST],
-        allow: "GET, POST",
+        methods: &[Method::GET, Method::HEAD, Method::POST],
+        allow: "GET, HEAD, POST",
     },
     Route {
         name: RouteName::Tasks,

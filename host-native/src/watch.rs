@@ -1,17 +1,21 @@
 //! `tidings watch URL`: a native client of the stream, driven by the core's
-//! client state machine (reconnect with backoff, resume from the last id,
-//! list again on `lagged` or a failed resume). Prints each delivered event as
-//! one JSON line on stdout and status changes on stderr.
+//! client state machine (reconnect with backoff, resume from the id of the
+//! last event it printed, list again on `lagged` or a failed resume, a
+//! watchdog on the server's `heartbeat_ms`). Prints each delivered event as
+//! one JSON line on stdout and status changes on stderr. A list only tells
+//! the machine where a client with no id of that epoch starts: it never moves
+//! the resume point past events still in the server's history.
 
 use std::time::Duration;
 
+use broker_core::client::stream_input;
 use broker_core::sse::{Parser, ParserConfig, SseItem};
 use broker_core::{
-    ClientConfig, ClientMachine, Failure, Input, Message, Output, Status, Timestamp,
+    ClientConfig, ClientMachine, EventId, Failure, Input, Message, Output, Status, Timestamp,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -44,8 +48,11 @@ type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 enum Report {
     /// An input for the machine from the connection of this generation.
     Stream(u64, Input),
-    /// A list answered (or failed).
-    List(Input),
+    /// A message from the connection of this generation: its typed input is
+    /// fed, and its payload printed if the machine delivers it.
+    Message(u64, Message),
+    /// The list of this generation answered (or failed).
+    List(u64, Input),
 }
 
 struct Target {
@@ -67,7 +74,8 @@ impl Target {
         let url_token = crate::router::query_pairs(uri.query().unwrap_or(""))
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned());
-        let mut query = Vec::new();
+        // Heartbeats as events: the same stream a browser reads.
+        let mut query = vec!["heartbeat=event".to_owned()];
         if let Some(types) = &args.types {
             query.push(format!("types={}", encode(types)));
         }
@@ -77,25 +85,21 @@ impl Target {
         Ok(Target {
             base: format!("http://{authority}"),
             token: args.token.clone().or(url_token),
-            query: if query.is_empty() {
-                String::new()
-            } else {
-                format!("?{}", query.join("&"))
-            },
+            query: format!("?{}", query.join("&")),
         })
     }
 
     fn request(
         &self,
         path: &str,
-        last_event_id: Option<&str>,
+        last_event_id: Option<EventId>,
     ) -> Result<Request<Empty<Bytes>>, String> {
         let mut builder = Request::get(format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         if let Some(id) = last_event_id {
-            builder = builder.header("last-event-id", id);
+            builder = builder.header("last-event-id", id.to_string());
         }
         builder.body(Empty::new()).map_err(|e| e.to_string())
     }
@@ -118,7 +122,11 @@ pub async fn run(args: WatchArgs) -> Result<(), String> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
     let mut generation = 0u64;
     let mut connection: Option<JoinHandle<()>> = None;
+    let mut list_generation = 0u64;
+    let mut listing: Option<JoinHandle<()>> = None;
     machine.handle_input(Input::Start, now());
+    // The message whose input was just fed: `Deliver` prints it.
+    let mut fed: Option<Message> = None;
     loop {
         while let Some(output) = machine.poll_output() {
             match output {
@@ -142,14 +150,30 @@ pub async fn run(args: WatchArgs) -> Result<(), String> {
                     generation += 1;
                 }
                 Output::List(reason) => {
-                    eprintln!("tidings watch: listing tasks ({reason:?})");
-                    tokio::spawn(list(
+                    eprintln!("tidings watch: listing tasks ({})", reason.as_str());
+                    if let Some(old) = listing.take() {
+                        old.abort();
+                    }
+                    list_generation += 1;
+                    listing = Some(tokio::spawn(list(
                         client.clone(),
                         std::sync::Arc::clone(&target),
+                        list_generation,
                         tx.clone(),
-                    ));
+                    )));
                 }
-                Output::Deliver(message) => print_event(&message),
+                Output::AbandonList => {
+                    eprintln!("tidings watch: the list did not answer in time");
+                    if let Some(old) = listing.take() {
+                        old.abort();
+                    }
+                    list_generation += 1;
+                }
+                Output::Deliver { .. } => {
+                    if let Some(message) = fed.take() {
+                        print_event(&message);
+                    }
+                }
                 Output::Status(report) => {
                     eprintln!(
                         "tidings watch: {} ({})",
@@ -166,14 +190,23 @@ pub async fn run(args: WatchArgs) -> Result<(), String> {
                 }
             }
         }
+        fed = None;
         let deadline = machine
             .poll_timeout()
             .map(|at| started + Duration::from_millis(at.as_millis()));
         tokio::select! {
             report = rx.recv() => match report {
                 Some(Report::Stream(g, input)) if g == generation => machine.handle_input(input, now()),
-                Some(Report::Stream(..)) => {}
-                Some(Report::List(input)) => machine.handle_input(input, now()),
+                Some(Report::Message(g, message)) if g == generation => {
+                    let input = stream_input(&message);
+                    fed = Some(message);
+                    machine.handle_input(input, now());
+                }
+                Some(Report::List(g, input)) if g == list_generation => {
+                    listing = None;
+                    machine.handle_input(input, now());
+                }
+                Some(_) => {}
                 None => return Ok(()),
             },
             () = sleep_until(deadline) => machine.handle_timeout(now()),
@@ -201,13 +234,13 @@ fn print_event(message: &Message) {
 async fn connect(
     client: HttpClient,
     target: std::sync::Arc<Target>,
-    last_event_id: Option<String>,
+    last_event_id: Option<EventId>,
     generation: u64,
     tx: mpsc::UnboundedSender<Report>,
 ) {
     let send = |input| tx.send(Report::Stream(generation, input)).is_ok();
     let path = format!("/api/events{}", target.query);
-    let request = match target.request(&path, last_event_id.as_deref()) {
+    let request = match target.request(&path, last_event_id) {
         Ok(r) => r,
         Err(_) => {
             send(Input::Failed(Failure::Network));
@@ -222,6 +255,15 @@ async fn connect(
         }
     };
     if response.status() != hyper::StatusCode::OK {
+        // A 503 or 429 says how long to stay away: a floor for the next try.
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(secs) = retry_after {
+            send(Input::RetryAfter(secs.saturating_mul(1000)));
+        }
         send(Input::Failed(Failure::Http(response.status().as_u16())));
         return;
     }
@@ -246,12 +288,12 @@ async fn connect(
                 send(Input::BytesReceived);
                 parser.handle_bytes(chunk);
                 while let Some(item) = parser.poll_output() {
-                    let input = match item {
-                        Ok(SseItem::Message(m)) => Input::Message(m),
-                        Ok(SseItem::Retry(ms)) => Input::Retry(ms),
-                        Err(_) => Input::Failed(Failure::Network),
+                    let sent = match item {
+                        Ok(SseItem::Message(m)) => tx.send(Report::Message(generation, m)).is_ok(),
+                        Ok(SseItem::Retry(ms)) => send(Input::Retry(ms)),
+                        Err(_) => send(Input::Failed(Failure::Network)),
                     };
-                    if !send(input) {
+                    if !sent {
                         return;
                     }
                 }
@@ -267,6 +309,7 @@ async fn connect(
 async fn list(
     client: HttpClient,
     target: std::sync::Arc<Target>,
+    generation: u64,
     tx: mpsc::UnboundedSender<Report>,
 ) {
     let input = async {
@@ -291,17 +334,21 @@ async fn list(
         let cursor = value
             .get("cursor")
             .and_then(Value::as_str)
+            .and_then(|c| c.parse::<EventId>().ok())
             .ok_or(Failure::WrongContentType)?;
         let count = value
             .get("tasks")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         eprintln!("tidings watch: {count} tasks, cursor {cursor}");
-        Ok(cursor.to_owned())
+        Ok(cursor)
     }
     .await;
-    let _ = tx.send(Report::List(match input {
-        Ok(cursor) => Input::ListFetched { cursor },
-        Err(failure) => Input::ListFailed(failure),
-    }));
+    let _ = tx.send(Report::List(
+        generation,
+        match input {
+            Ok(cursor) => Input::ListFetched { cursor },
+            Err(failure) => Input::ListFailed(failure),
+        },
+    ));
 }

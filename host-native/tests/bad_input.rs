@@ -184,7 +184,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
         assert_eq!(status, 404, "{path}: {v}");
     }
     for (method, path, allow) in [
-        ("DELETE", "/api/events", "GET, POST"),
+        ("DELETE", "/api/events", "GET, HEAD, POST"),
         ("PUT", "/api/tasks", "GET, POST"),
         ("GET", "/api/tasks/terminal", "POST"),
         ("POST", "/api/tasks/x", "GET, DELETE"),

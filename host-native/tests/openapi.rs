@@ -10,7 +10,7 @@ use hyper::Request;
 use common::start;
 use tidings::router::ROUTES;
 
-const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+const METHODS: [&str; 6] = ["get", "head", "post", "put", "delete", "patch"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_exists_and_every_route_is_documented() {

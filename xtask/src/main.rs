@@ -6,7 +6,11 @@
 //! - `cargo xtask test`: install what is missing (wasm target, wasm-bindgen-cli,
 //!   Chromium, npm packages), then fmt, clippy, docs, native tests, the core's
 //!   tests on wasm32, the browser tests, end-to-end tests and a benchmark smoke.
-//! - `cargo xtask wasm`: build `www/pkg/` only.
+//! - `cargo xtask wasm`: build `www/pkg/` only, and print its size.
+//! - `cargo xtask screenshot`: refresh the README picture (`docs/screenshot.png`)
+//!   from a real server and Chromium (tests never write tracked files).
+//! - `cargo xtask bench-dashboard`: main-thread time per applied event in
+//!   Chromium with 1,000 tasks and 200 events/s.
 //! - `cargo xtask bench [--quick|--full]`: the benchmark suite against peers.
 
 mod bench;
@@ -32,8 +36,12 @@ fn main() -> ExitCode {
             .and_then(|()| install::wasm_bindgen_cli())
             .and_then(|()| wasm::build()),
         "bench" => bench::run(rest),
+        "screenshot" => wasm::screenshot(),
+        "bench-dashboard" => wasm::bench_dashboard(),
         _ => {
-            eprintln!("usage: cargo xtask <run [-- ARGS] | test | wasm | bench [--quick|--full]>");
+            eprintln!(
+                "usage: cargo xtask <run [-- ARGS] | test | wasm | screenshot | bench [--quick|--full] | bench-dashboard>"
+            );
             return if task == "help" {
                 ExitCode::SUCCESS
             } else {
@@ -112,6 +120,45 @@ fn test_all() -> Result {
                     // Benchmarks are native-only (criterion): lint the library and tests.
                     "--lib",
                     "--tests",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ))
+        }),
+        (
+            "clippy (broker-core without serde, as the browser builds it)",
+            || {
+                run(&mut cmd(
+                    "cargo",
+                    &[
+                        "clippy",
+                        "-p",
+                        "broker-core",
+                        "--no-default-features",
+                        "--target",
+                        "wasm32-unknown-unknown",
+                        "--lib",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ],
+                ))
+            },
+        ),
+        ("clippy (client-wasm release build, no std)", || {
+            run(&mut cmd(
+                "cargo",
+                &[
+                    "clippy",
+                    "-p",
+                    "client-wasm",
+                    "--no-default-features",
+                    "--features",
+                    "tiny",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--lib",
                     "--",
                     "-D",
                     "warnings",

@@ -13,8 +13,10 @@ const WASM_FILE: &str = "client_wasm_bg.wasm";
 /// The glue ES module.
 const GLUE_FILE: &str = "client_wasm.js";
 
-/// The size goal for wasm plus glue, gzipped (issue 4).
-const GOAL_GZIPPED: u64 = 30 * 1024;
+/// The size goal for wasm plus glue, gzipped (issue 8; stretch 10 KB).
+const GOAL_GZIPPED: u64 = 15 * 1024;
+/// The stretch goal.
+const STRETCH_GZIPPED: u64 = 10 * 1024;
 
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
@@ -46,6 +48,10 @@ pub fn build() -> Result {
             "wasm32-unknown-unknown",
             "--profile",
             "wasm",
+            // The release build: no std, a small allocator.
+            "--no-default-features",
+            "--features",
+            "tiny",
         ],
     ))?;
     let built = target_dir().join("wasm32-unknown-unknown/wasm/client_wasm.wasm");
@@ -93,6 +99,25 @@ pub fn build() -> Result {
             false
         }
     };
+    // The glue carries every doc comment as JSDoc (the .d.ts keeps them):
+    // minify it the way wasm-opt shrinks the module.
+    let terser = root().join("e2e/node_modules/.bin/terser");
+    if terser.exists() {
+        let glue_path = glue.to_string_lossy().into_owned();
+        run(&mut cmd(
+            &terser.to_string_lossy(),
+            &[
+                &glue_path,
+                "--module",
+                "--compress",
+                "--mangle",
+                "-o",
+                &glue_path,
+            ],
+        ))?;
+    } else {
+        eprintln!("terser: not available (npm `terser` in e2e/); the glue stays as generated");
+    }
     let glue_size = file_size(&glue)?;
     let glue_gz = gzipped_size(&glue)?;
     eprintln!("wasm size: raw {} B ({} B gzipped)", raw, raw_gz);
@@ -103,14 +128,12 @@ pub fn build() -> Result {
     eprintln!("glue JS: {glue_size} B ({glue_gz} B gzipped)");
     let total = final_gz + glue_gz;
     eprintln!(
-        "wasm + glue gzipped: {total} B ({:.1} KB) against the goal of {} KB: {}",
+        "wasm + glue gzipped: {total} B ({:.1} KB) against the goal of {} KB: {}; stretch {} KB: {}",
         total as f64 / 1024.0,
         GOAL_GZIPPED / 1024,
-        if total <= GOAL_GZIPPED {
-            "met"
-        } else {
-            "NOT met"
-        }
+        if total <= GOAL_GZIPPED { "met" } else { "NOT met" },
+        STRETCH_GZIPPED / 1024,
+        if total <= STRETCH_GZIPPED { "met" } else { "not met" },
     );
     package(&out)
 }
@@ -219,12 +242,7 @@ pub fn test_browser() -> Result {
 /// builds `tidings` and the wasm package, then `node --test` in e2e/ (the
 /// tests start and stop the server themselves).
 pub fn test_e2e() -> Result {
-    install::e2e_packages()?;
-    run(&mut cmd(
-        "cargo",
-        &["build", "--quiet", "-p", "host-native", "--bin", "tidings"],
-    ))?;
-    build()?;
+    browser_prerequisites()?;
     let tidings = target_dir().join("debug/tidings");
     let mut c = cmd(
         "node",
@@ -239,4 +257,52 @@ pub fn test_e2e() -> Result {
         .env("TIDINGS_BIN", tidings)
         .env("TIDINGS_WWW", root().join("www"));
     run_counted(&mut c)
+}
+
+/// Builds what the browser scripts need: `tidings` (debug) and the wasm package.
+fn browser_prerequisites() -> Result {
+    install::e2e_packages()?;
+    run(&mut cmd(
+        "cargo",
+        &["build", "--quiet", "-p", "host-native", "--bin", "tidings"],
+    ))?;
+    build()
+}
+
+/// `cargo xtask screenshot`: rewrites `docs/screenshot.png` (the README
+/// picture) from a real server and Chromium: `node e2e/screenshot.js`.
+pub fn screenshot() -> Result {
+    install::chromium()?;
+    browser_prerequisites()?;
+    let mut c = cmd("node", &["screenshot.js"]);
+    c.current_dir(root().join("e2e"))
+        .env("TIDINGS_BIN", target_dir().join("debug/tidings"))
+        .env("TIDINGS_WWW", root().join("www"));
+    run(&mut c)
+}
+
+/// `cargo xtask bench-dashboard`: the dashboard's main-thread time per
+/// applied event in Chromium, 1,000 tasks, 200 events/s (a benchmark, not a
+/// test: it prints figures and asserts nothing). Uses a release `tidings`.
+pub fn bench_dashboard() -> Result {
+    install::chromium()?;
+    install::e2e_packages()?;
+    run(&mut cmd(
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "host-native",
+            "--bin",
+            "tidings",
+        ],
+    ))?;
+    build()?;
+    let mut c = cmd("node", &["bench/main-thread.js"]);
+    c.current_dir(root().join("e2e"))
+        .env("TIDINGS_BIN", target_dir().join("release/tidings"))
+        .env("TIDINGS_WWW", root().join("www"));
+    run(&mut c)
 }

@@ -77,6 +77,12 @@ impl Backoff {
         delay
     }
 
+    /// Counts a failure that reconnects at once (the first after a live
+    /// connection): the next draw still starts from `initial`.
+    pub(crate) fn count_immediate(&mut self) {
+        self.failures = self.failures.saturating_add(1);
+    }
+
     /// A stable connection forgets past failures.
     pub(crate) fn reset(&mut self) {
         *self = Backoff::default();

@@ -7,132 +7,65 @@
 //! status fields of the newest snapshot-or-update. Both are maxima by
 //! version, so the result does not depend on the order news arrives in or on
 //! how often it repeats: a late `task.updated` still lands its rename under
-//! a newer status, and a stale event of either kind changes nothing.
+//! a newer status, and a stale event of either kind changes nothing. The
+//! versions are decided here; which fields are "status fields" is the
+//! record's business ([`TaskRecord`]).
 
-use crate::id::TaskId;
-use crate::task::{Task, TaskStatus};
-use crate::time::Timestamp;
-
-/// The part of a `task.status` payload the store applies.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-pub(super) struct StatusUpdate {
-    pub(super) task_id: TaskId,
-    pub(super) status: TaskStatus,
-    pub(super) version: u64,
-    #[serde(default)]
-    pub(super) finished_at: Option<Timestamp>,
-    #[serde(default)]
-    pub(super) exit_code: Option<i32>,
-    #[serde(default)]
-    pub(super) error: Option<String>,
-    #[serde(default)]
-    pub(super) last_activity_at: Option<Timestamp>,
-}
-
-/// A `task.removed` payload: the task left the server's table at `version`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-pub(super) struct Removal {
-    pub(super) task_id: TaskId,
-    pub(super) version: u64,
-}
-
-/// A parsed `task.*` event.
-#[derive(Clone, Debug)]
-pub(super) enum TaskEvent {
-    /// `task.created` / `task.updated`: the whole task.
-    Snapshot(Task),
-    /// `task.status`.
-    Status(StatusUpdate),
-    /// `task.removed`.
-    Removed(Removal),
-}
-
-impl TaskEvent {
-    pub(super) fn task_id(&self) -> &TaskId {
-        match self {
-            TaskEvent::Snapshot(task) => &task.id,
-            TaskEvent::Status(update) => &update.task_id,
-            TaskEvent::Removed(removal) => &removal.task_id,
-        }
-    }
-}
+use super::TaskRecord;
 
 /// One task as the store holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Entry {
-    /// What callers see; `task.version` is the newest version merged in.
-    pub(super) task: Task,
-    /// The version of the newest snapshot merged in (at most `task.version`).
+pub(super) struct Entry<R> {
+    /// What callers see.
+    pub(super) record: R,
+    /// The newest version merged in.
+    pub(super) version: u64,
+    /// The version of the newest snapshot merged in (at most `version`).
     pub(super) snapshot_version: u64,
 }
 
-impl Entry {
-    pub(super) fn from_snapshot(task: Task) -> Self {
+impl<R: TaskRecord> Entry<R> {
+    pub(super) fn from_snapshot(record: R, version: u64) -> Self {
         Entry {
-            snapshot_version: task.version,
-            task,
+            record,
+            version,
+            snapshot_version: version,
         }
     }
 
     /// Merges a snapshot; true when the visible task changed.
-    pub(super) fn merge_snapshot(&mut self, snapshot: Task) -> bool {
-        if snapshot.version > self.task.version {
-            let changed = self.task != snapshot;
-            *self = Entry::from_snapshot(snapshot);
+    pub(super) fn merge_snapshot(&mut self, snapshot: R, version: u64) -> bool {
+        if version > self.version {
+            let changed = !self.record.same(&snapshot);
+            *self = Entry::from_snapshot(snapshot, version);
             changed
-        } else if snapshot.version > self.snapshot_version {
+        } else if version > self.snapshot_version {
             // Newer than the fields it owns, older than the status we hold.
-            self.snapshot_version = snapshot.version;
-            let task = &mut self.task;
-            let before = task.clone();
-            task.name = snapshot.name;
-            task.kind = snapshot.kind;
-            task.command = snapshot.command;
-            task.workdir = snapshot.workdir;
-            task.created_at = snapshot.created_at;
-            task.pid = if task.status.is_final() {
-                None
-            } else {
-                snapshot.pid
-            };
-            *task != before
+            self.snapshot_version = version;
+            self.record.take_fields(&snapshot)
         } else {
             false
         }
     }
 
     /// Merges a status update; true when the visible task changed.
-    pub(super) fn merge_status(&mut self, update: &StatusUpdate) -> bool {
-        if update.version <= self.task.version {
+    pub(super) fn merge_status(&mut self, status: &R::Status, version: u64) -> bool {
+        if version <= self.version {
             return false;
         }
-        apply_status(&mut self.task, update);
+        self.record.apply_status(status);
+        self.version = version;
         true
     }
 }
 
-/// Writes a status update's fields over a task. The payload holds each
-/// optional field exactly when the server's task has a value for it, so an
-/// absent one is cleared (except `last_activity_at`, which older payloads may
-/// lack).
-fn apply_status(task: &mut Task, update: &StatusUpdate) {
-    task.status = update.status;
-    task.version = update.version;
-    task.finished_at = update.finished_at;
-    task.exit_code = update.exit_code;
-    task.error.clone_from(&update.error);
-    if let Some(at) = update.last_activity_at {
-        task.last_activity_at = at;
-    }
-    if update.status.is_final() {
-        task.pid = None;
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "serde"))]
 mod tests {
+    use super::super::json::StatusUpdate;
     use super::*;
-    use crate::task::TaskKind;
+    use crate::id::TaskId;
+    use crate::task::{Task, TaskKind, TaskStatus};
+    use crate::time::Timestamp;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -166,6 +99,12 @@ mod tests {
         }
     }
 
+    #[derive(Clone, Debug)]
+    enum News {
+        Snapshot(Task),
+        Status(StatusUpdate),
+    }
+
     /// Every ordering of `items` (Heap's algorithm).
     fn orders<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
         fn go<T: Clone>(k: usize, items: &mut Vec<T>, out: &mut Vec<Vec<T>>) {
@@ -189,15 +128,15 @@ mod tests {
         use TaskStatus::{Completed, Running, WaitingForInput};
         // created v1, waiting v2, renamed v3, running v4, renamed v5, completed v6
         let history = vec![
-            TaskEvent::Snapshot(snapshot(1, "a", Running)),
-            TaskEvent::Status(status(2, WaitingForInput)),
-            TaskEvent::Snapshot(snapshot(3, "b", WaitingForInput)),
-            TaskEvent::Status(status(4, Running)),
-            TaskEvent::Snapshot(snapshot(5, "c", Running)),
-            TaskEvent::Status(status(6, Completed)),
+            News::Snapshot(snapshot(1, "a", Running)),
+            News::Status(status(2, WaitingForInput)),
+            News::Snapshot(snapshot(3, "b", WaitingForInput)),
+            News::Status(status(4, Running)),
+            News::Snapshot(snapshot(5, "c", Running)),
+            News::Status(status(6, Completed)),
         ];
         let mut expected = snapshot(5, "c", Running);
-        apply_status(&mut expected, &status(6, Completed));
+        expected.apply_status(&status(6, Completed));
         assert_eq!(expected.pid, None);
 
         let all = orders(&history);
@@ -205,46 +144,45 @@ mod tests {
         for order in all {
             // The first snapshot in this order founds the entry; status
             // updates before it wait (as the store's orphans do).
-            let mut entry: Option<Entry> = None;
+            let mut entry: Option<Entry<Task>> = None;
             let mut waiting: Vec<StatusUpdate> = Vec::new();
-            for event in &order {
-                match (&mut entry, event) {
-                    (Some(e), TaskEvent::Snapshot(t)) => {
-                        e.merge_snapshot(t.clone());
+            for news in &order {
+                match (&mut entry, news) {
+                    (Some(e), News::Snapshot(t)) => {
+                        e.merge_snapshot(t.clone(), t.version);
                     }
-                    (Some(e), TaskEvent::Status(u)) => {
-                        e.merge_status(u);
+                    (Some(e), News::Status(u)) => {
+                        e.merge_status(u, u.version);
                     }
-                    (None, TaskEvent::Snapshot(t)) => {
-                        let mut e = Entry::from_snapshot(t.clone());
+                    (None, News::Snapshot(t)) => {
+                        let mut e = Entry::from_snapshot(t.clone(), t.version);
                         for u in waiting.drain(..) {
-                            e.merge_status(&u);
+                            e.merge_status(&u, u.version);
                         }
                         entry = Some(e);
                     }
-                    (None, TaskEvent::Status(u)) => waiting.push(u.clone()),
-                    (_, TaskEvent::Removed(_)) => unreachable!("no removal in this history"),
+                    (None, News::Status(u)) => waiting.push(u.clone()),
                 }
             }
-            let task = entry.map(|e| e.task);
+            let task = entry.map(|e| e.record);
             assert_eq!(task.as_ref(), Some(&expected), "order {order:?}");
         }
     }
 
     #[test]
     fn merging_reports_only_visible_change() {
-        let mut entry = Entry::from_snapshot(snapshot(3, "a", TaskStatus::Running));
-        assert!(!entry.merge_snapshot(snapshot(3, "a", TaskStatus::Running)));
-        assert!(!entry.merge_snapshot(snapshot(2, "old", TaskStatus::Running)));
-        assert!(!entry.merge_status(&status(3, TaskStatus::Killed)));
-        assert!(entry.merge_status(&status(5, TaskStatus::WaitingForInput)));
+        let mut entry = Entry::from_snapshot(snapshot(3, "a", TaskStatus::Running), 3);
+        assert!(!entry.merge_snapshot(snapshot(3, "a", TaskStatus::Running), 3));
+        assert!(!entry.merge_snapshot(snapshot(2, "old", TaskStatus::Running), 2));
+        assert!(!entry.merge_status(&status(3, TaskStatus::Killed), 3));
+        assert!(entry.merge_status(&status(5, TaskStatus::WaitingForInput), 5));
         // Newer than the snapshot it owns but identical in its fields.
-        assert!(!entry.merge_snapshot(snapshot(4, "a", TaskStatus::Running)));
+        assert!(!entry.merge_snapshot(snapshot(4, "a", TaskStatus::Running), 4));
         assert_eq!(entry.snapshot_version, 4);
         // A snapshot as new as the status we hold owns only its own fields.
-        assert!(entry.merge_snapshot(snapshot(5, "z", TaskStatus::Running)));
-        assert_eq!(entry.task.name, "z");
-        assert_eq!(entry.task.status, TaskStatus::WaitingForInput);
-        assert_eq!(entry.task.version, 5);
+        assert!(entry.merge_snapshot(snapshot(5, "z", TaskStatus::Running), 5));
+        assert_eq!(entry.record.name, "z");
+        assert_eq!(entry.record.status, TaskStatus::WaitingForInput);
+        assert_eq!(entry.record.version, 5);
     }
 }

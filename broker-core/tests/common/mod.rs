@@ -6,8 +6,8 @@
 use core::time::Duration;
 
 use broker_core::{
-    ClientConfig, ClientMachine, Failure, Input, Message, Output, ResyncReason, Status,
-    StatusReport, Timestamp,
+    ClientConfig, ClientMachine, Epoch, EventId, Failure, Input, Output, ResyncReason, Status,
+    StatusReport, StreamEnd, Timestamp,
 };
 
 /// Drives one machine on a simulated clock.
@@ -89,8 +89,18 @@ impl Harness {
     /// Answers a pending Open with `Opened` + `ready`.
     pub fn connect(&mut self, resumed: bool) -> Vec<Output> {
         let mut out = self.input(Input::Opened);
-        out.extend(self.input(Input::Message(ready("e", resumed, "e-0"))));
+        out.extend(self.input(ready("e", resumed, "e-0")));
         out
+    }
+
+    /// The cursor as text.
+    pub fn cursor(&self) -> Option<String> {
+        self.machine.cursor().map(|c| c.to_string())
+    }
+
+    /// Answers the list in flight with `cursor`.
+    pub fn listed(&mut self, cursor: &str) -> Vec<Output> {
+        self.input(listed(cursor))
     }
 
     /// Fails the current connection with `failure`.
@@ -99,47 +109,61 @@ impl Harness {
     }
 }
 
-/// A `ready` message.
-pub fn ready(epoch: &str, resumed: bool, head: &str) -> Message {
-    Message {
-        event: "ready".into(),
-        data: format!(r#"{{"epoch":"{epoch}","resumed":{resumed},"head":"{head}"}}"#),
-        last_event_id: String::new(),
+/// An event id from text (`e-5`).
+pub fn id(text: &str) -> EventId {
+    text.parse().expect("a valid event id")
+}
+
+/// A `ready` (15 s heartbeat).
+pub fn ready(epoch: &str, resumed: bool, head: &str) -> Input {
+    Input::Ready {
+        epoch: epoch.parse::<Epoch>().expect("a valid epoch"),
+        resumed,
+        head: id(head),
+        heartbeat_ms: Some(15_000),
     }
 }
 
-/// An application event with id `id`.
-pub fn event(id: &str) -> Message {
-    Message {
-        event: "task.updated".into(),
-        data: "{}".into(),
-        last_event_id: id.into(),
+/// A `ready` announcing its heartbeat.
+pub fn ready_with_heartbeat(epoch: &str, resumed: bool, head: &str, heartbeat_ms: u64) -> Input {
+    Input::Ready {
+        epoch: epoch.parse::<Epoch>().expect("a valid epoch"),
+        resumed,
+        head: id(head),
+        heartbeat_ms: Some(heartbeat_ms),
     }
 }
 
-/// A `lagged` message.
-pub fn lagged(dropped: u64) -> Message {
-    Message {
-        event: "lagged".into(),
-        data: format!(r#"{{"dropped":{dropped}}}"#),
-        last_event_id: String::new(),
-    }
+/// An application event with id `text`.
+pub fn event(text: &str) -> Input {
+    Input::Event { id: Some(id(text)) }
 }
 
-/// An `end` message.
-pub fn end(reason: &str) -> Message {
-    Message {
-        event: "end".into(),
-        data: format!(r#"{{"reason":"{reason}"}}"#),
-        last_event_id: String::new(),
-    }
+/// What the machine says for a new event with id `text`.
+pub fn delivered(text: &str) -> Output {
+    Output::Deliver { id: Some(id(text)) }
+}
+
+/// A `lagged`.
+pub fn lagged(dropped: u64) -> Input {
+    Input::Lagged { dropped }
+}
+
+/// An `end`.
+pub fn end(reason: &str) -> Input {
+    Input::End(StreamEnd::from_reason(reason))
+}
+
+/// A list answer.
+pub fn listed(cursor: &str) -> Input {
+    Input::ListFetched { cursor: id(cursor) }
 }
 
 /// The Open outputs among `out`, with their cursors.
 pub fn opens(out: &[Output]) -> Vec<Option<String>> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Open { last_event_id } => Some(last_event_id.clone()),
+            Output::Open { last_event_id } => Some(last_event_id.map(|c| c.to_string())),
             _ => None,
         })
         .collect()
@@ -159,7 +183,7 @@ pub fn lists(out: &[Output]) -> Vec<ResyncReason> {
 pub fn reports(out: &[Output]) -> Vec<StatusReport> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Status(r) => Some(r.clone()),
+            Output::Status(r) => Some(*r),
             _ => None,
         })
         .collect()
@@ -178,6 +202,8 @@ pub fn config() -> ClientConfig {
         stable_after: Duration::from_secs(10),
         poll_after: Duration::from_secs(20),
         poll_interval: Duration::from_secs(15),
-        heartbeat: Duration::from_secs(15),
+        heartbeat: None,
+        watchdog: true,
+        list_timeout: Duration::from_secs(10),
     }
 }

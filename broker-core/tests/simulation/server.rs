@@ -13,11 +13,13 @@ impl World {
     pub(crate) fn chaos_step(&mut self) -> Result<(), String> {
         match self.rng.below(100) {
             0..=24 => self.create_task(),
-            25..=59 => self.observe_task(),
+            25..=54 => self.observe_task(),
+            55..=59 => self.remove_finished_task(),
             60..=71 => self.rename_task(),
             72..=76 => {
                 let kind = EventType::new("trigger.fired").expect("valid type");
-                self.server.broker.publish(kind, None, &Map::new());
+                let id = self.server.broker.publish(kind, None, &Map::new());
+                self.triggers.push(id);
             }
             77..=81 => {
                 if let Some(client) = self.random_conn() {
@@ -154,6 +156,29 @@ impl World {
         task.version = next_seq;
         let data = object(serde_json::to_value(&*task).expect("a task serialises"));
         self.publish("task.updated", &id, &data);
+    }
+
+    /// Retention: a finished task leaves the table, announced as
+    /// `task.removed`.
+    pub(crate) fn remove_finished_task(&mut self) {
+        let finished: Vec<TaskId> = self
+            .server
+            .tasks
+            .values()
+            .filter(|t| t.status.is_final())
+            .map(|t| t.id.clone())
+            .collect();
+        if finished.is_empty() {
+            return;
+        }
+        let id = finished[self.rng.below(finished.len() as u64) as usize].clone();
+        self.server.tasks.remove(&id);
+        let version = self.server.broker.head().seq + 1;
+        let mut data = Map::new();
+        data.insert("task_id".into(), Value::from(id.as_str()));
+        data.insert("version".into(), Value::from(version));
+        self.publish("task.removed", &id, &data);
+        self.coverage.removals += 1;
     }
 
     /// A new broker life: every stream breaks; tasks persist; live tasks may

@@ -4,11 +4,14 @@
 use core::time::Duration;
 use std::collections::BTreeMap;
 
-use broker_core::sse::{end_frame, keep_alive_frame, ready_frame};
+use std::collections::BTreeSet;
+
+use broker_core::client::stream_input;
+use broker_core::sse::{end_frame, heartbeat_frame, ready_frame, HeartbeatForm};
 use broker_core::{
-    Broker, BrokerConfig, ClientConfig, ClientMachine, EndReason, Epoch, EventId, Failure, Filter,
-    Input, Output, Parser, ParserConfig, Reconciler, ResyncReason, SseItem, Status, SubscriberId,
-    Task, TaskId, TaskList, TaskStatus, TaskStore, Timestamp,
+    Broker, BrokerConfig, Change, ClientConfig, ClientMachine, EndReason, Epoch, EventId, Failure,
+    Filter, Input, Message, Output, Parser, ParserConfig, Reason, Reconciler, ResyncReason,
+    SseItem, Status, SubscriberId, Task, TaskId, TaskList, TaskStatus, TaskStore, Timestamp,
 };
 use bytes::BytesMut;
 use serde_json::{Map, Value};
@@ -55,7 +58,7 @@ pub(crate) enum Ev {
     Connect {
         client: usize,
         conn: u64,
-        last_event_id: Option<String>,
+        last_event_id: Option<EventId>,
     },
     /// The stream's response head reaches the client.
     Response {
@@ -72,10 +75,11 @@ pub(crate) enum Ev {
     /// The server closed the stream (or it broke).
     Eof { client: usize, conn: u64 },
     /// A list request reaches the server.
-    ListRequest { client: usize },
+    ListRequest { client: usize, list: u64 },
     /// A list answer reaches the client.
     ListResponse {
         client: usize,
+        list: u64,
         result: Result<TaskList, Failure>,
     },
     /// The application starts a client again (after unauthorized / closed).
@@ -93,16 +97,32 @@ pub(crate) struct ServerConn {
     pub(crate) ends_at: u64,
     /// Bytes arrive in order: none before this time.
     pub(crate) arrive_floor: u64,
+    /// Heartbeats as `event: heartbeat` (the client asked `heartbeat=event`).
+    pub(crate) heartbeat_event: bool,
 }
 
 /// One simulated browser.
 pub(crate) struct Client {
     pub(crate) machine: ClientMachine,
-    pub(crate) store: TaskStore,
+    pub(crate) store: TaskStore<Task>,
     /// The driver's stream: its number and parser (from `Open` to `Close`).
     pub(crate) stream: Option<(u64, Parser)>,
     pub(crate) next_conn: u64,
     pub(crate) lists_in_flight: u32,
+    /// The list the driver waits for (abandoned ones are ignored).
+    pub(crate) list: u64,
+    /// Browser-shaped: an `EventSource` shows no comment and no `retry:`,
+    /// only messages; heartbeats come as events.
+    pub(crate) browser: bool,
+    /// The message being fed, for `Output::Deliver`.
+    pub(crate) pending: Option<Message>,
+    /// The highest version the store ever showed per task: it never goes back.
+    pub(crate) seen_versions: BTreeMap<TaskId, u64>,
+    /// `trigger.fired` ids this client received or was told it missed (a
+    /// resync after them).
+    pub(crate) accounted: BTreeSet<(Epoch, u64)>,
+    /// `trigger.fired` ids received.
+    pub(crate) received: BTreeSet<(Epoch, u64)>,
 }
 
 pub(crate) struct Server {
@@ -125,6 +145,14 @@ pub(crate) struct World {
     pub(crate) clients: Vec<Client>,
     pub(crate) chaos: bool,
     pub(crate) broker_config: BrokerConfig,
+    /// Every `trigger.fired` published, in order.
+    pub(crate) triggers: Vec<EventId>,
+    pub(crate) next_list: u64,
+}
+
+/// An id as a set key (ids of different epochs do not compare by order).
+pub(crate) fn key(id: EventId) -> (Epoch, u64) {
+    (id.epoch, id.seq)
 }
 
 pub(crate) fn ts(ms: u64) -> Timestamp {
@@ -151,7 +179,9 @@ impl World {
             stable_after: Duration::from_millis(rng.range(1_000, 6_000)),
             poll_after: Duration::from_millis(rng.range(2_000, 8_000)),
             poll_interval: Duration::from_millis(rng.range(2_000, 8_000)),
-            heartbeat: Duration::from_millis(HEARTBEAT_MS),
+            heartbeat: None,
+            watchdog: true,
+            list_timeout: Duration::from_millis(rng.range(800, 10_000)),
         };
         let clients = (0..CLIENTS)
             .map(|_| Client {
@@ -160,6 +190,12 @@ impl World {
                 stream: None,
                 next_conn: 0,
                 lists_in_flight: 0,
+                list: 0,
+                browser: rng.chance(50),
+                pending: None,
+                seen_versions: BTreeMap::new(),
+                accounted: BTreeSet::new(),
+                received: BTreeSet::new(),
             })
             .collect();
         let epoch = Epoch::new(rng.next() >> 1);
@@ -181,6 +217,8 @@ impl World {
             chaos: true,
             broker_config,
             coverage: Coverage::default(),
+            triggers: Vec::new(),
+            next_list: 0,
         };
         world.at(0, Ev::Chaos);
         world.at(5_000, Ev::Heartbeat);
@@ -259,12 +297,17 @@ impl World {
         self.check()
     }
 
-    /// Every client live, no list pending, every store equal to the server.
+    /// Every client live, no list pending, every store equal to the server,
+    /// every `trigger.fired` received or announced missed by a resync.
     pub(crate) fn converged(&self) -> bool {
         self.clients.iter().all(|c| {
             c.lists_in_flight == 0
                 && c.machine.status() == Status::Live
                 && self.cursor_is_current(c)
+                && self
+                    .triggers
+                    .iter()
+                    .all(|id| c.accounted.contains(&key(*id)))
                 && c.store.len() == self.server.tasks.len()
                 && c.store
                     .tasks()
@@ -280,7 +323,6 @@ impl World {
         client
             .machine
             .cursor()
-            .and_then(|c| c.parse::<EventId>().ok())
             .is_some_and(|c| c.epoch == head.epoch && c.seq <= head.seq)
     }
 
@@ -304,6 +346,15 @@ impl World {
                     "client {i}'s cursor {:?} is not of the server's life (head {})",
                     client.machine.cursor(),
                     self.server.broker.head()
+                ));
+            }
+            if let Some(lost) = self
+                .triggers
+                .iter()
+                .find(|id| !client.accounted.contains(&key(**id)))
+            {
+                return Err(format!(
+                    "client {i} never received trigger.fired {lost} and no resync was announced after it"
                 ));
             }
             let got: Vec<TaskView> = client.store.tasks().map(TaskView::of).collect();
@@ -360,7 +411,7 @@ impl World {
                     self.input(client, Input::Failed(Failure::Network))?;
                 }
             }
-            Ev::ListRequest { client } => {
+            Ev::ListRequest { client, list } => {
                 let fail = self.now < self.server.down_until || (self.chaos && self.rng.chance(12));
                 let result = if fail {
                     Err(self.random_failure())
@@ -370,20 +421,56 @@ impl World {
                         cursor: self.server.broker.head(),
                     })
                 };
-                let at = self.now + self.latency();
-                self.at(at, Ev::ListResponse { client, result });
+                // Now and then a list that takes longer than its deadline.
+                let at = if self.chaos && self.rng.chance(5) {
+                    self.now + self.rng.range(1_000, 12_000)
+                } else {
+                    self.now + self.latency()
+                };
+                self.at(
+                    at,
+                    Ev::ListResponse {
+                        client,
+                        list,
+                        result,
+                    },
+                );
             }
-            Ev::ListResponse { client, result } => {
+            Ev::ListResponse {
+                client,
+                list,
+                result,
+            } => {
                 let c = &mut self.clients[client];
-                c.lists_in_flight = c.lists_in_flight.saturating_sub(1);
+                if c.list != list || c.lists_in_flight == 0 {
+                    return Ok(()); // Abandoned: the driver aborted it.
+                }
+                c.lists_in_flight -= 1;
                 match result {
                     Ok(list) => {
-                        let cursor = list.cursor.to_string();
-                        c.store.handle_list(list);
+                        let cursor = list.cursor;
+                        let before = c.machine.cursor();
+                        let changes = c.store.handle_list(list);
+                        self.follow(client, &changes)?;
                         self.input(client, Input::ListFetched { cursor })?;
+                        let c = &mut self.clients[client];
+                        let adopted = c.machine.cursor() == Some(cursor)
+                            && before.is_none_or(|b| b.epoch != cursor.epoch);
+                        if adopted {
+                            // The list is the client's start in this epoch:
+                            // what came before it is accounted for by it.
+                            // Older epochs are over for it: this resync
+                            // (its first, or one across a restart) said so.
+                            for id in &self.triggers {
+                                if id.epoch != cursor.epoch || id.seq <= cursor.seq {
+                                    c.accounted.insert(key(*id));
+                                }
+                            }
+                        }
                     }
                     Err(failure) => {
-                        c.store.handle_list_failed();
+                        let changes = c.store.handle_list_failed();
+                        self.follow(client, &changes)?;
                         self.input(client, Input::ListFailed(failure))?;
                     }
                 }
@@ -409,6 +496,26 @@ impl World {
         matches!(&self.clients[client].stream, Some((c, _)) if *c == conn)
     }
 
+    /// Safety while running: a store never shows an older version of a task
+    /// than it showed before.
+    pub(crate) fn follow(&mut self, client: usize, changes: &[Change]) -> Result<(), String> {
+        let c = &mut self.clients[client];
+        for change in changes {
+            let id = change.id();
+            let Some(version) = c.store.version(id) else {
+                continue;
+            };
+            let seen = c.seen_versions.entry(id.clone()).or_insert(0);
+            if version < *seen {
+                return Err(format!(
+                    "client {client}: task {id} went back from version {seen} to {version}"
+                ));
+            }
+            *seen = version;
+        }
+        Ok(())
+    }
+
     pub(crate) fn input(&mut self, client: usize, input: Input) -> Result<(), String> {
         self.clients[client]
             .machine
@@ -419,6 +526,17 @@ impl World {
     /// Carries out the machine's outputs, as a driver does.
     pub(crate) fn drive(&mut self, client: usize) -> Result<(), String> {
         while let Some(output) = self.clients[client].machine.poll_output() {
+            if std::env::var("SIM_TRACE").is_ok() {
+                eprintln!(
+                    "{} c{client} {:?} pending={:?}",
+                    self.now,
+                    output,
+                    self.clients[client]
+                        .pending
+                        .as_ref()
+                        .map(|m| (&m.event, &m.last_event_id))
+                );
+            }
             match output {
                 Output::Open { last_event_id } => {
                     let c = &mut self.clients[client];
@@ -430,7 +548,9 @@ impl World {
                     // A fresh EventSource starts with an empty last id; a
                     // native driver may seed its parser with the cursor.
                     let parser = match (&last_event_id, self.rng.chance(50)) {
-                        (Some(id), true) => Parser::with_last_event_id(ParserConfig::default(), id),
+                        (Some(id), true) => {
+                            Parser::with_last_event_id(ParserConfig::default(), &id.to_string())
+                        }
                         _ => Parser::new(ParserConfig::default()),
                     };
                     self.clients[client].stream = Some((conn, parser));
@@ -465,33 +585,72 @@ impl World {
                         ResyncReason::Lagged => self.coverage.lagged += 1,
                         ResyncReason::Poll => self.coverage.polls += 1,
                     }
+                    if reason != ResyncReason::Poll {
+                        // A resync announced: every trigger published so far
+                        // is accounted for.
+                        let c = &mut self.clients[client];
+                        c.accounted.extend(self.triggers.iter().map(|id| key(*id)));
+                    }
+                    self.next_list += 1;
+                    let list = self.next_list;
                     let c = &mut self.clients[client];
                     c.lists_in_flight += 1;
+                    c.list = list;
                     if c.lists_in_flight > 1 {
                         return Err(format!("client {client}: two lists in flight"));
                     }
                     c.store.handle_list_started();
                     let at = self.now + self.latency();
-                    self.at(at, Ev::ListRequest { client });
+                    self.at(at, Ev::ListRequest { client, list });
                 }
-                Output::Deliver(message) => {
-                    self.clients[client]
+                Output::AbandonList => {
+                    self.coverage.abandoned_lists += 1;
+                    let c = &mut self.clients[client];
+                    c.lists_in_flight = c.lists_in_flight.saturating_sub(1);
+                    let changes = c.store.handle_list_failed();
+                    self.follow(client, &changes)?;
+                }
+                Output::Deliver { id } => {
+                    let Some(message) = self.clients[client].pending.take() else {
+                        return Err(format!("client {client}: Deliver with no event fed"));
+                    };
+                    if id.map(|i| i.to_string()) != Some(message.last_event_id.clone()) {
+                        return Err(format!(
+                            "client {client}: Deliver {id:?} for event {}",
+                            message.last_event_id
+                        ));
+                    }
+                    if message.event == "trigger.fired" {
+                        let c = &mut self.clients[client];
+                        if let Some(id) = id {
+                            if !c.received.insert(key(id)) {
+                                return Err(format!(
+                                    "client {client}: trigger.fired {id} delivered twice"
+                                ));
+                            }
+                            c.accounted.insert(key(id));
+                        }
+                    }
+                    let changes = self.clients[client]
                         .store
                         .handle_event(&message.event, &message.data)
                         .map_err(|e| format!("client {client}: {e}"))?;
+                    self.follow(client, &changes)?;
                 }
                 Output::Status(report) => {
-                    if report.reason.starts_with("watchdog") {
+                    if report.reason == Reason::Watchdog {
                         self.coverage.watchdogs += 1;
                     }
-                    if report.reason.starts_with("end:") && report.status == Status::Connecting {
+                    if matches!(report.reason, Reason::End(_))
+                        && report.status == Status::Connecting
+                    {
                         self.coverage.ends += 1;
                     }
                     if report.status == Status::Unauthorized {
                         self.coverage.unauthorized += 1;
                     }
                     if report.status == Status::Live
-                        && report.reason == "resumed"
+                        && report.reason == Reason::Resumed
                         && self.clients[client].machine.consecutive_failures() > 0
                     {
                         self.coverage.resumed_after_failure += 1;
@@ -510,7 +669,10 @@ impl World {
         if !self.current(client, conn) {
             return Ok(());
         }
-        self.input(client, Input::BytesReceived)?;
+        // An EventSource shows no bytes, only messages.
+        if !self.clients[client].browser {
+            self.input(client, Input::BytesReceived)?;
+        }
         let mut items = Vec::new();
         if let Some((_, parser)) = &mut self.clients[client].stream {
             parser.handle_bytes(chunk);
@@ -522,17 +684,25 @@ impl World {
             if !self.current(client, conn) {
                 break;
             }
-            let input = match item {
-                SseItem::Message(m) => Input::Message(m),
-                SseItem::Retry(ms) => Input::Retry(ms),
-            };
-            self.input(client, input)?;
+            match item {
+                SseItem::Message(m) => {
+                    let input = stream_input(&m);
+                    self.clients[client].pending = Some(m);
+                    self.input(client, input)?;
+                    self.clients[client].pending = None;
+                }
+                SseItem::Retry(ms) => {
+                    if !self.clients[client].browser {
+                        self.input(client, Input::Retry(ms))?;
+                    }
+                }
+            }
         }
         Ok(())
     }
 
     /// The server accepts (or refuses) a stream request.
-    pub(crate) fn accept(&mut self, client: usize, conn: u64, last_event_id: Option<String>) {
+    pub(crate) fn accept(&mut self, client: usize, conn: u64, last_event_id: Option<EventId>) {
         if !self.current(client, conn) {
             return;
         }
@@ -558,10 +728,11 @@ impl World {
         if let Some(old) = self.server.conns.remove(&client) {
             self.server.broker.unsubscribe(old.sub);
         }
+        let resume = last_event_id.map(|id| id.to_string());
         let (sub, ready) = self
             .server
             .broker
-            .subscribe(Filter::all(), last_event_id.as_deref());
+            .subscribe(Filter::all(), resume.as_deref());
         self.at(
             respond_at,
             Ev::Response {
@@ -588,6 +759,7 @@ impl World {
                 last_write: self.now,
                 ends_at: self.now + lifetime,
                 arrive_floor: respond_at,
+                heartbeat_event: self.clients[client].browser,
             },
         );
     }
@@ -673,7 +845,12 @@ impl World {
             if self.chaos && s.ends_at <= self.now {
                 self.hang_up(client, true);
             } else if self.now - s.last_write >= HEARTBEAT_MS - 5_000 {
-                self.send(client, &keep_alive_frame());
+                let form = if s.heartbeat_event {
+                    HeartbeatForm::Event
+                } else {
+                    HeartbeatForm::Comment
+                };
+                self.send(client, &heartbeat_frame(form));
             }
         }
     }

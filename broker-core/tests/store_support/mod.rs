@@ -187,7 +187,7 @@ pub struct Mirror {
 impl Mirror {
     /// Applies reported changes, checking each is real: an `Upserted` row is
     /// new or different, a `Removed` one was shown; no row is reported twice.
-    pub fn follow(&mut self, store: &TaskStore, changes: &[Change]) -> Result<(), String> {
+    pub fn follow(&mut self, store: &TaskStore<Task>, changes: &[Change]) -> Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
         for change in changes {
             match change {
@@ -227,6 +227,6 @@ impl Mirror {
     }
 }
 
-pub fn contents(store: &TaskStore) -> Vec<Task> {
+pub fn contents(store: &TaskStore<Task>) -> Vec<Task> {
     store.tasks().cloned().collect()
 }
