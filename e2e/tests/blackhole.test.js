@@ -11,7 +11,12 @@ after(cleanup);
 const HEARTBEAT_MS = 1000;
 
 test('a blackholed stream is dropped and a task created meanwhile shows within 3 heartbeats', async () => {
-  const server = await startServer({ args: ['--heartbeat', `${HEARTBEAT_MS}ms`, '--retry', '100ms'] });
+  // The page is served through the proxy, on a port of its own: that origin
+  // must be one the server answers to (the DNS-rebinding guard).
+  const server = await startServer({
+    args: ['--heartbeat', `${HEARTBEAT_MS}ms`, '--retry', '100ms'],
+    allowHosts: ['127.0.0.1'],
+  });
   const proxy = await startProxy(server.port);
   const dash = await openDashboard({ base: proxy.base });
   await until('live', async () => (await dash.status()) === 'live');

@@ -44,7 +44,8 @@ test('chaos converges within 3 s of quiescence and loses no trigger without a re
   const random = rng(seed);
   const data = dataDir();
   const args = ['--queue', '4', '--heartbeat', '1s', '--retry', '200ms'];
-  let server = await startServer({ data, args });
+  // The page comes through the proxy's port: allow that origin.
+  let server = await startServer({ data, args, allowHosts: ['127.0.0.1'] });
   const port = server.port;
   const proxy = await startProxy(port);
   const dash = await openDashboard({ base: proxy.base }, {
@@ -66,7 +67,7 @@ test('chaos converges within 3 s of quiescence and loses no trigger without a re
   const restart = async () => {
     server.proc.kill('SIGKILL');
     await stopProcess(server.proc);
-    server = await startServer({ data, port, args });
+    server = await startServer({ data, port, args, allowHosts: ['127.0.0.1'] });
   };
   // A fault of each kind at a fixed time, churn around them.
   const script = [[2000, 'burst'], [4000, 'blackhole'], [6500, 'pause'], [9000, 'kill'],

@@ -114,6 +114,10 @@ export async function launch() {
  * sleeping laptop's Wi-Fi. New connections pass as usual. `port` is fixed
  * on the first listen; `retarget(port)` follows a restarted server.
  */
+/** Proxies still listening: closed by `cleanup`, so a failed test never
+ * leaves a socket that keeps the test process alive. */
+const proxies = new Set();
+
 export function startProxy(target, port = 0) {
   const pairs = new Set();
   let upstreamPort = target;
@@ -132,7 +136,7 @@ export function startProxy(target, port = 0) {
   return new Promise((resolveListen) => {
     server.listen(port, '127.0.0.1', () => {
       const p = server.address().port;
-      resolveListen({
+      const handle = {
         port: p,
         base: `http://127.0.0.1:${p}`,
         /** Blackholes the live streams open now; returns how many. */
@@ -144,10 +148,13 @@ export function startProxy(target, port = 0) {
         streams: () => [...pairs].filter((x) => x.stream && !x.dead).length,
         retarget(portNow) { upstreamPort = portNow; },
         close() {
+          proxies.delete(handle);
           for (const pair of pairs) { pair.down.destroy(); pair.up.destroy(); }
           return new Promise((r) => server.close(r));
         },
-      });
+      };
+      proxies.add(handle);
+      resolveListen(handle);
     });
   });
 }
@@ -244,6 +251,7 @@ export async function newContext(client) {
 }
 
 export async function cleanup() {
+  for (const proxy of [...proxies]) await proxy.close();
   for (const proc of [...children]) await stopProcess(proc);
   if (browser) await browser.close();
   browser = undefined;

@@ -249,6 +249,9 @@ pub fn test_e2e() -> Result {
         &[
             "--test",
             "--test-concurrency=1",
+            // A test that hangs (a socket left open after a failure) fails
+            // after this instead of stalling CI.
+            "--test-timeout=180000",
             "--test-reporter=tap",
             "tests/",
         ],
