@@ -1,9 +1,10 @@
 //! # broker-core
 //!
 //! The no-IO heart of Tidings: it models events, the broker's bounded
-//! subscriber queues and resume history, task status reconciliation, the SSE
-//! wire format, and the browser client's reconnect state machine and task
-//! store.
+//! subscriber queues and resume history (with keyed conflation for lagging
+//! subscribers), the timing of a server's SSE stream (heartbeat, lifetime,
+//! `end`), task status reconciliation, the SSE wire format, and the browser
+//! client's reconnect state machine and task store.
 //!
 //! It is **not** a server or a client: it opens no sockets, reads no clock,
 //! spawns nothing and draws no random numbers. Callers pass time in as a
@@ -82,6 +83,8 @@ pub mod broker;
 pub mod client;
 pub mod event;
 pub mod id;
+mod jitter;
+pub mod session;
 pub mod sse;
 pub mod store;
 pub mod task;
@@ -95,6 +98,7 @@ pub use client::{
 };
 pub use event::{event_data, Event, EventType, EventTypeError, NotAnObject};
 pub use id::{Epoch, EventId, EventIdError, SubscriberId, TaskId, TaskIdError};
+pub use session::{SessionConfig, StreamSession};
 pub use sse::{EndReason, Message, ParseError, Parser, ParserConfig, SseItem};
 pub use store::{Change, StoreError, TaskList, TaskStore};
 pub use task::{ErrorCause, Observation, Reconciler, StatusChange, Task, TaskKind, TaskStatus};
