@@ -92,6 +92,7 @@ pub mod time;
 
 pub use broker::{
     Broker, BrokerConfig, BrokerStats, Delivery, Filter, FilterError, Ready, TypePattern,
+    DEFAULT_HISTORY_BYTES,
 };
 pub use client::{
     ClientConfig, ClientMachine, Failure, Input, Output, ResyncReason, Status, StatusReport,

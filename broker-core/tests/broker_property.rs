@@ -141,7 +141,15 @@ struct Harness {
 impl Harness {
     fn new(history: usize, queue: usize) -> Self {
         Harness {
-            broker: Broker::new(EPOCH, 1, BrokerConfig { history, queue }),
+            broker: Broker::new(
+                EPOCH,
+                1,
+                BrokerConfig {
+                    history,
+                    queue,
+                    ..BrokerConfig::default()
+                },
+            ),
             log: Vec::new(),
             cap: history.max(queue),
             queue,

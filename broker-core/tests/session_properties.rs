@@ -123,7 +123,10 @@ impl Driver {
             self.last_write = self.now;
         }
         if self.ended.is_none() {
-            let at = self.session.poll_timeout().expect("an open stream has a deadline");
+            let at = self
+                .session
+                .poll_timeout()
+                .expect("an open stream has a deadline");
             assert!(at.as_millis() > self.now, "a deadline at or before now");
         } else {
             assert_eq!(self.session.poll_timeout(), None);

@@ -16,8 +16,12 @@ impl World {
             25..=59 => self.observe_task(),
             60..=71 => self.rename_task(),
             72..=76 => {
-                let kind = EventType::new("trigger.fired").expect("valid type");
-                self.server.broker.publish(kind, None, &Map::new());
+                // A short burst: with keyed conflation, only unkeyed events
+                // (and history cuts) make a lagging client list again.
+                for _ in 0..self.rng.range(1, 3) {
+                    let kind = EventType::new("trigger.fired").expect("valid type");
+                    self.server.broker.publish(kind, None, &Map::new());
+                }
             }
             77..=81 => {
                 if let Some(client) = self.random_conn() {
