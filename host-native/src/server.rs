@@ -149,6 +149,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         BrokerConfig {
             history: config.history,
             queue: config.queue,
+            history_bytes: config.history_bytes,
+            ..BrokerConfig::default()
         },
     );
     let listener = bind(config.addr)?;
