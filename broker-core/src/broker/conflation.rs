@@ -8,12 +8,17 @@
 //! client must learn the task is gone — but supersedes nothing and nothing
 //! supersedes it.
 //!
-//! The history keeps, per task it holds events of, the sequence number of the
-//! newest event of each keyed type ([`KeyIndex`]). Whether an event is
-//! redundant *for one subscriber* then takes one look-up as that subscriber
-//! reads: a later superseding event exists, and its type passes the
-//! subscriber's filter ([`Supersedes`]) — its task does, being the same.
-//! Publishing stays O(1) in subscribers; a subscriber adds three flags.
+//! Whether an event is redundant *for one subscriber* then takes no look-up
+//! as that subscriber reads: each held task event carries three flags, set
+//! when a later `task.created`, `task.updated` or `task.status` of its task
+//! is published ([`Later`]), and the subscriber knows which of those types
+//! its filter lets through ([`Supersedes`]) — the task passes, being the
+//! same. To set the flags, the history keeps, per task it holds events of,
+//! the newest one ([`KeyIndex`]), and each held task event links to the
+//! previous one of its task: a publish walks back along the links only to
+//! the previous event of its own type (earlier ones already carry the flag),
+//! so publishing stays O(1) in subscribers, amortised, and a subscriber adds
+//! three flags to its state.
 
 use std::collections::BTreeMap;
 
@@ -67,72 +72,80 @@ impl Supersedes {
     }
 }
 
-/// The sequence numbers of one task's newest held events, by type (0: none;
-/// every event's sequence number is at least 1).
+/// Which types of later events of the same task exist (set as they are
+/// published; an event is older than everything that supersedes it, so it
+/// leaves the history first and the flags never go stale).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Newest {
-    created: u64,
-    updated: u64,
-    status: u64,
-    /// The newest of any keyed type: when it leaves the history, every
-    /// event of the task has, and the entry goes.
-    last: u64,
+pub(crate) struct Later {
+    created: bool,
+    updated: bool,
+    status: bool,
 }
 
-/// Per task held in the history, its newest event of each keyed type.
+impl Later {
+    /// Whether `class`'s flag is set; `task.removed` has none.
+    pub(crate) fn has(self, class: KeyClass) -> bool {
+        match class {
+            KeyClass::Created => self.created,
+            KeyClass::Updated => self.updated,
+            KeyClass::Status => self.status,
+            KeyClass::Removed => true,
+        }
+    }
+
+    /// Sets `class`'s flag.
+    pub(crate) fn set(&mut self, class: KeyClass) {
+        match class {
+            KeyClass::Created => self.created = true,
+            KeyClass::Updated => self.updated = true,
+            KeyClass::Status => self.status = true,
+            KeyClass::Removed => {}
+        }
+    }
+
+    /// Whether an event of `class` with these flags is redundant for a
+    /// subscriber whose filter passes `passes`.
+    pub(crate) fn supersedes(self, class: KeyClass, passes: Supersedes) -> bool {
+        let by_whole = (passes.created && self.created) || (passes.updated && self.updated);
+        match class {
+            KeyClass::Created | KeyClass::Updated => by_whole,
+            KeyClass::Status => by_whole || (passes.status && self.status),
+            KeyClass::Removed => false,
+        }
+    }
+}
+
+/// Per task held in the history, the sequence number of its newest event.
 #[derive(Debug, Default)]
 pub(crate) struct KeyIndex {
-    tasks: BTreeMap<TaskId, Newest>,
+    newest: BTreeMap<TaskId, u64>,
 }
 
 impl KeyIndex {
-    /// A keyed event entered the history.
-    pub(crate) fn record(&mut self, task: &TaskId, class: KeyClass, seq: u64) {
-        let newest = match self.tasks.get_mut(task) {
-            Some(newest) => newest,
-            None => self.tasks.entry(task.clone()).or_default(),
-        };
-        match class {
-            KeyClass::Created => newest.created = seq,
-            KeyClass::Updated => newest.updated = seq,
-            KeyClass::Status => newest.status = seq,
-            KeyClass::Removed => {}
+    /// A keyed event `seq` of `task` entered the history; returns the
+    /// sequence number of the task's previous held event (0: none).
+    pub(crate) fn record(&mut self, task: &TaskId, seq: u64) -> u64 {
+        match self.newest.get_mut(task) {
+            Some(newest) => core::mem::replace(newest, seq),
+            None => {
+                self.newest.insert(task.clone(), seq);
+                0
+            }
         }
-        newest.last = seq;
     }
 
     /// A keyed event left the history (oldest first): forget the task once
     /// its newest event goes.
     pub(crate) fn forget(&mut self, task: &TaskId, seq: u64) {
-        if self.tasks.get(task).is_some_and(|n| n.last <= seq) {
-            self.tasks.remove(task);
-        }
-    }
-
-    /// Whether the event `seq` (of `class`, about `task`) is made redundant,
-    /// for a subscriber whose filter passes `passes`, by a later held event.
-    pub(crate) fn is_superseded(
-        &self,
-        task: &TaskId,
-        class: KeyClass,
-        seq: u64,
-        passes: Supersedes,
-    ) -> bool {
-        let Some(n) = self.tasks.get(task) else {
-            return false;
-        };
-        let by_whole = (passes.created && n.created > seq) || (passes.updated && n.updated > seq);
-        match class {
-            KeyClass::Created | KeyClass::Updated => by_whole,
-            KeyClass::Status => by_whole || (passes.status && n.status > seq),
-            KeyClass::Removed => false,
+        if self.newest.get(task).is_some_and(|&n| n <= seq) {
+            self.newest.remove(task);
         }
     }
 
     /// Tasks indexed now.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.tasks.len()
+        self.newest.len()
     }
 }
 
@@ -168,52 +181,48 @@ mod tests {
         assert_eq!(KeyClass::of("task.output", Some(&task)), None);
     }
 
+    fn later(classes: &[KeyClass]) -> Later {
+        let mut l = Later::default();
+        for &c in classes {
+            l.set(c);
+        }
+        l
+    }
+
     #[test]
     fn a_whole_task_supersedes_everything_earlier_and_a_status_only_statuses() {
-        let mut index = KeyIndex::default();
-        let a = t("a");
-        index.record(&a, KeyClass::Created, 1);
-        index.record(&a, KeyClass::Status, 2);
-        assert!(!index.is_superseded(&a, KeyClass::Created, 1, ALL));
-        assert!(!index.is_superseded(&a, KeyClass::Status, 2, ALL));
-        index.record(&a, KeyClass::Status, 3);
-        assert!(index.is_superseded(&a, KeyClass::Status, 2, ALL));
-        assert!(!index.is_superseded(&a, KeyClass::Created, 1, ALL));
-        index.record(&a, KeyClass::Updated, 4);
-        for (class, seq) in [
-            (KeyClass::Created, 1),
-            (KeyClass::Status, 3),
-            (KeyClass::Updated, 2),
-        ] {
-            assert!(index.is_superseded(&a, class, seq, ALL), "{class:?}");
+        use KeyClass::*;
+        assert!(!Later::default().supersedes(Status, ALL));
+        assert!(later(&[Status]).supersedes(Status, ALL));
+        assert!(!later(&[Status]).supersedes(Created, ALL));
+        assert!(!later(&[Status]).supersedes(Updated, ALL));
+        for class in [Created, Updated, Status] {
+            assert!(later(&[Updated]).supersedes(class, ALL), "{class:?}");
+            assert!(later(&[Created]).supersedes(class, ALL), "{class:?}");
         }
-        assert!(!index.is_superseded(&a, KeyClass::Updated, 4, ALL));
-        // Another task's events are not touched.
-        assert!(!index.is_superseded(&t("b"), KeyClass::Status, 1, ALL));
     }
 
     #[test]
     fn removal_supersedes_nothing_and_is_never_superseded() {
-        let mut index = KeyIndex::default();
-        let a = t("a");
-        index.record(&a, KeyClass::Status, 1);
-        index.record(&a, KeyClass::Removed, 2);
-        assert!(!index.is_superseded(&a, KeyClass::Status, 1, ALL));
-        assert!(!index.is_superseded(&a, KeyClass::Removed, 2, ALL));
+        use KeyClass::*;
+        let all = later(&[Created, Updated, Status, Removed]);
+        assert!(!all.supersedes(Removed, ALL));
+        assert_eq!(later(&[Removed]), Later::default());
     }
 
     #[test]
     fn only_types_the_subscriber_receives_supersede() {
-        let mut index = KeyIndex::default();
-        let a = t("a");
-        index.record(&a, KeyClass::Status, 1);
-        index.record(&a, KeyClass::Updated, 2);
+        use KeyClass::*;
         let statuses_only =
             Supersedes::for_filter(&Filter::parse(Some("task.status"), None).expect("valid"));
-        assert!(!index.is_superseded(&a, KeyClass::Status, 1, statuses_only));
+        assert!(!later(&[Updated]).supersedes(Status, statuses_only));
+        assert!(later(&[Status]).supersedes(Status, statuses_only));
+        let created_only =
+            Supersedes::for_filter(&Filter::parse(Some("task.created"), None).expect("valid"));
+        assert!(!later(&[Updated]).supersedes(Created, created_only));
+        assert!(later(&[Created]).supersedes(Created, created_only));
         let everything = Supersedes::for_filter(&Filter::all());
         assert_eq!(everything, ALL);
-        assert!(index.is_superseded(&a, KeyClass::Status, 1, everything));
         let prefix = Supersedes::for_filter(&Filter::parse(Some("task.*"), None).expect("valid"));
         assert_eq!(prefix, ALL);
         let none = Supersedes::for_filter(&Filter::parse(Some("trigger.*"), None).expect("valid"));
@@ -224,8 +233,8 @@ mod tests {
     fn a_task_is_forgotten_when_its_newest_event_leaves() {
         let mut index = KeyIndex::default();
         let a = t("a");
-        index.record(&a, KeyClass::Created, 1);
-        index.record(&a, KeyClass::Status, 5);
+        assert_eq!(index.record(&a, 1), 0);
+        assert_eq!(index.record(&a, 5), 1, "the previous event of the task");
         index.forget(&a, 1);
         assert_eq!(index.len(), 1, "a newer event of it is still held");
         index.forget(&a, 5);

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::conflation::{KeyClass, KeyIndex, Supersedes};
+use super::conflation::{KeyClass, KeyIndex, Later, Supersedes};
 use super::filter::Filter;
 use crate::event::Event;
 
@@ -13,6 +13,10 @@ use crate::event::Event;
 pub(crate) struct Held {
     pub(crate) event: Event,
     pub(crate) class: Option<KeyClass>,
+    /// Which later events of its task exist (task events only).
+    later: Later,
+    /// The previous held event of its task (0: none), task events only.
+    prev: u64,
 }
 
 impl Held {
@@ -30,6 +34,13 @@ pub(crate) struct Region {
     pub(crate) matched: u64,
     /// Of those, the keyed ones.
     pub(crate) keyed: u64,
+    /// The leading run whose fate is already settled (unkeyed, or keyed and
+    /// superseded for the subscriber): where it ends...
+    pub(crate) settled_end: u64,
+    /// ...its matching events...
+    pub(crate) settled: u64,
+    /// ...and the superseded ones among them.
+    pub(crate) settled_superseded: u64,
 }
 
 /// The newest events — at most `capacity` of them and, beyond the newest
@@ -86,12 +97,40 @@ impl History {
 
     /// Appends an event. Call [`History::pop_excess`] until `None` after it.
     pub(crate) fn push(&mut self, event: Event, class: Option<KeyClass>) {
+        let mut prev = 0;
         if let (Some(class), Some(task)) = (class, event.task()) {
-            self.keys.record(task, class, event.id().seq);
+            prev = self.keys.record(task, event.id().seq);
+            self.flag_earlier(prev, class);
         }
         self.bytes += event.frame().len();
-        self.ring.push_back(Held { event, class });
+        self.ring.push_back(Held {
+            event,
+            class,
+            later: Later::default(),
+            prev,
+        });
         self.next_seq += 1;
+    }
+
+    /// A `class` event of a task arrived: every earlier held event of the
+    /// task now has a later one of that class. Walks back from the task's
+    /// previous event and stops at the first that already knew (so did all
+    /// before it): amortised O(1) per publish.
+    fn flag_earlier(&mut self, mut seq: u64, class: KeyClass) {
+        if class == KeyClass::Removed {
+            return;
+        }
+        let oldest = self.oldest();
+        while seq >= oldest && seq != 0 {
+            let Some(held) = self.ring.get_mut((seq - oldest) as usize) else {
+                return;
+            };
+            if held.later.has(class) {
+                return;
+            }
+            held.later.set(class);
+            seq = held.prev;
+        }
     }
 
     /// Forgets the oldest event while more are held than the count or the
@@ -110,12 +149,10 @@ impl History {
     }
 
     /// Whether `held` is made redundant by a later held event whose type
-    /// `passes` (see [`KeyIndex::is_superseded`]).
+    /// `passes` (see [`Later::supersedes`]).
     pub(crate) fn is_superseded(&self, held: &Held, passes: Supersedes) -> bool {
-        match (held.class, held.event.task()) {
-            (Some(class), Some(task)) => self.keys.is_superseded(task, class, held.seq(), passes),
-            _ => false,
-        }
+        held.class
+            .is_some_and(|class| held.later.supersedes(class, passes))
     }
 
     /// The ring positions of the held events with `from <= seq < to`.
@@ -142,23 +179,44 @@ impl History {
     }
 
     /// Scans forward from `from` over at most `limit` held events that pass
-    /// `filter`, counting them and the keyed ones among them.
-    pub(crate) fn scan_matching(&self, filter: &Filter, from: u64, limit: u64) -> Region {
+    /// `filter`, counting them and the keyed ones among them; with `passes`,
+    /// also the leading run of settled events (see [`Region`]).
+    pub(crate) fn scan_matching(
+        &self,
+        filter: &Filter,
+        from: u64,
+        limit: u64,
+        passes: Option<Supersedes>,
+    ) -> Region {
+        let start = from.max(self.oldest());
         let mut region = Region {
-            end: from.max(self.oldest()),
+            end: start,
+            settled_end: start,
             ..Region::default()
         };
         if limit == 0 {
             return region;
         }
+        let mut settling = passes.is_some();
         for held in self.ring.range(self.positions(from, self.next_seq)) {
-            if filter.matches(&held.event) {
-                region.matched += 1;
-                region.keyed += u64::from(held.class.is_some());
-                region.end = held.seq() + 1;
-                if region.matched == limit {
-                    break;
+            if !filter.matches(&held.event) {
+                continue;
+            }
+            region.matched += 1;
+            region.keyed += u64::from(held.class.is_some());
+            region.end = held.seq() + 1;
+            if settling {
+                let superseded = passes.is_some_and(|p| self.is_superseded(held, p));
+                if held.class.is_none() || superseded {
+                    region.settled += 1;
+                    region.settled_superseded += u64::from(superseded);
+                    region.settled_end = region.end;
+                } else {
+                    settling = false;
                 }
+            }
+            if region.matched == limit {
+                break;
             }
         }
         region
@@ -272,22 +330,41 @@ mod tests {
         push(&mut h, "trigger.fired", None, 0); // 3
         push(&mut h, "task.created", Some("u"), 0); // 4
         let f = Filter::parse(Some("task.*,trigger.fired"), None).expect("valid");
+        let region = h.scan_matching(&f, 1, 2, None);
+        assert_eq!((region.end, region.matched, region.keyed), (4, 2, 1));
+        assert_eq!(region.settled, 0, "nothing settled without a filter's view");
+        let region = h.scan_matching(&f, 2, 9, None);
+        assert_eq!((region.end, region.matched, region.keyed), (5, 2, 1));
+        assert_eq!(h.scan_matching(&f, 3, 0, None).matched, 0);
+    }
+
+    #[test]
+    fn a_forward_scan_settles_the_leading_unkeyed_and_superseded_events() {
+        let mut h = History::new(10, 1 << 20, 1);
+        push(&mut h, "task.status", Some("t"), 0); // 1: superseded by 3
+        push(&mut h, "trigger.fired", None, 0); // 2: unkeyed
+        push(&mut h, "task.status", Some("t"), 0); // 3: superseded by 5
+        push(&mut h, "task.created", Some("u"), 0); // 4: live, ends the run
+        push(&mut h, "task.status", Some("t"), 0); // 5
+        let all = Supersedes::for_filter(&Filter::all());
+        let region = h.scan_matching(&Filter::all(), 1, 5, Some(all));
+        assert_eq!((region.matched, region.keyed), (5, 4));
         assert_eq!(
-            h.scan_matching(&f, 1, 2),
-            Region {
-                end: 4,
-                matched: 2,
-                keyed: 1
-            }
+            (
+                region.settled_end,
+                region.settled,
+                region.settled_superseded
+            ),
+            (4, 3, 2)
         );
+        // Through a filter that does not receive statuses, nothing settles
+        // but the unkeyed event (and the status is not matched at all).
+        let f = Filter::parse(Some("task.created,trigger.fired"), None).expect("valid");
+        let passes = Supersedes::for_filter(&f);
+        let region = h.scan_matching(&f, 1, 5, Some(passes));
         assert_eq!(
-            h.scan_matching(&f, 2, 9),
-            Region {
-                end: 5,
-                matched: 2,
-                keyed: 1
-            }
+            (region.matched, region.settled, region.settled_end),
+            (2, 1, 3)
         );
-        assert_eq!(h.scan_matching(&f, 3, 0).matched, 0);
     }
 }

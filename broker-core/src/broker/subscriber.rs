@@ -294,19 +294,31 @@ impl Subscriber {
         }
 
         let live = &mut self.live;
-        let ahead = now.wrapping_sub(live.frontier_base);
-        if ahead > queue {
-            let region = history.scan_matching(&self.filter, live.frontier, ahead - queue);
-            live.frontier = region.end;
-            live.frontier_base = live.frontier_base.wrapping_add(region.matched);
-            live.owed_keyed += region.keyed;
-            let unkeyed = region.matched - region.keyed;
-            live.owed_unkeyed += unkeyed;
-            self.lose(unkeyed, stats);
-        }
-        let live = &mut self.live;
         if now.wrapping_sub(live.base) > queue {
             live.conflate_until = history.next_seq();
+        }
+        let ahead = now.wrapping_sub(live.frontier_base);
+        if ahead > queue {
+            // With nothing behind the frontier yet, the cursor can pass the
+            // leading events whose fate the scan settles at once: unkeyed
+            // ones are dropped, superseded ones skipped (the whole region is
+            // in the conflation window just opened).
+            let at_cursor = live.frontier == live.cursor;
+            let passes = at_cursor.then_some(self.supersedes);
+            let region = history.scan_matching(&self.filter, live.frontier, ahead - queue, passes);
+            let unkeyed = region.matched - region.keyed;
+            let settled_unkeyed = region.settled - region.settled_superseded;
+            live.frontier = region.end;
+            live.frontier_base = live.frontier_base.wrapping_add(region.matched);
+            live.owed_keyed += region.keyed - region.settled_superseded;
+            live.owed_unkeyed += unkeyed - settled_unkeyed;
+            if at_cursor {
+                live.cursor = region.settled_end;
+                live.base = live.base.wrapping_add(region.settled);
+                stats.conflated += region.settled_superseded;
+                live.sync_frontier();
+            }
+            self.lose(unkeyed, stats);
         }
 
         if let Some(replay) = &mut self.replay {
