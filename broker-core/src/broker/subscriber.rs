@@ -25,7 +25,10 @@
 //! task supersedes (through this subscriber's filter) is skipped as it is
 //! reached, silently, since the later one carries its state. Events behind
 //! the frontier that are dropped were counted when the frontier passed them,
-//! so they are skipped silently too; a run of nothing else is jumped over.
+//! so they are skipped silently too; a run of nothing else is jumped over,
+//! and when the frontier moves from the cursor itself, the leading events
+//! whose fate its scan settles (dropped, or superseded already) are passed
+//! in that same scan.
 //!
 //! A pending event that left the history before it was read is lost. When
 //! nothing but such events and the frontier's already-counted drops are
