@@ -4,11 +4,22 @@
 //! Publishing appends the event (its SSE frame encoded once) to the ring and
 //! bumps a few per-pattern counters; it never visits a subscriber, so it costs
 //! the same with no subscribers or ten thousand, and a stalled subscriber
-//! cannot slow it down. Each subscriber is a pair of cursors into the ring.
-//! When it is polled, the lag limit is applied as if it had been applied at
-//! every publish: it keeps the newest `queue` events that pass its filter and
-//! is told exactly how many it lost (counted with the counters, so even events
-//! that already left the history are accounted for).
+//! cannot slow it down. The ring holds the newest `history` events and at
+//! most `history_bytes` of their frames. Each subscriber is a pair of cursors
+//! into the ring. When it is polled, the lag limit is applied as if it had
+//! been applied at every publish: it keeps the newest `queue` events that
+//! pass its filter and is told exactly how many it lost (counted with the
+//! counters, so even events that already left the history are accounted
+//! for).
+//!
+//! **Keyed conflation.** Task events (`task.created`, `task.updated`,
+//! `task.status`, `task.removed` with a task id) are keyed by task and never
+//! dropped for lag: a lagging subscriber keeps them beyond `queue`, and skips
+//! each one a later event it will receive supersedes (see
+//! `broker/conflation.rs`), so it gets the newest state of every task, ids
+//! still strictly increasing. `lagged {dropped}` then counts only the unkeyed
+//! events lost (and anything that left the history before it was read); a
+//! subscriber whose missed events were all superseded gets no `lagged`.
 //!
 //! ```
 //! use broker_core::{Broker, BrokerConfig, Delivery, Epoch, EventType, Filter};
@@ -27,6 +38,7 @@
 //! # Ok::<(), broker_core::FilterError>(())
 //! ```
 
+mod conflation;
 mod counters;
 mod filter;
 mod history;
@@ -39,6 +51,7 @@ pub use filter::{Filter, FilterError, TypePattern, MAX_TYPE_PATTERNS};
 
 use crate::event::{Event, EventType};
 use crate::id::{Epoch, EventId, SubscriberId, TaskId};
+use conflation::KeyClass;
 use counters::Counters;
 use history::History;
 use subscriber::{Item, Subscriber};
@@ -51,15 +64,29 @@ pub struct BrokerConfig {
     /// at least `queue` events whatever this says.
     pub history: usize,
     /// How far (in events) a subscriber may fall behind before its oldest
-    /// undelivered events are dropped.
+    /// undelivered (unkeyed) events are dropped.
     pub queue: usize,
+    /// At most this many bytes of encoded frames are kept in the history
+    /// (beyond the newest event, which is always kept): the oldest events go
+    /// first. Below `queue` times the largest event, it also cuts into what
+    /// lagging subscribers keep (counted as lost like any event that left
+    /// the history).
+    pub history_bytes: usize,
+    /// Keyed conflation for lagging subscribers (the contract has it on; off
+    /// treats task events like any other, for comparisons).
+    pub conflation: bool,
 }
+
+/// The default of [`BrokerConfig::history_bytes`]: 64 MiB.
+pub const DEFAULT_HISTORY_BYTES: usize = 64 * 1024 * 1024;
 
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             history: 4096,
             queue: 256,
+            history_bytes: DEFAULT_HISTORY_BYTES,
+            conflation: true,
         }
     }
 }
@@ -101,6 +128,14 @@ pub struct BrokerStats {
     pub dropped: u64,
     /// `lagged` notices given.
     pub lagged: u64,
+    /// Task events lagging subscribers skipped because a later event they
+    /// received superseded them (summed over subscribers): deliveries saved
+    /// by conflation, none of them lost.
+    pub conflated: u64,
+    /// Events held in the history now.
+    pub history_len: usize,
+    /// Bytes of encoded frames held in the history now.
+    pub history_bytes: usize,
 }
 
 /// The broker. Owned by one driver (`&mut self` everywhere).
@@ -110,6 +145,7 @@ pub struct Broker {
     /// The sequence number of this epoch's first event.
     first_seq: u64,
     queue: u64,
+    conflation: bool,
     history: History,
     counters: Counters,
     slots: Vec<Slot>,
@@ -142,7 +178,8 @@ impl Broker {
             epoch,
             first_seq,
             queue: queue as u64,
-            history: History::new(config.history.max(queue), first_seq),
+            conflation: config.conflation,
+            history: History::new(config.history.max(queue), config.history_bytes, first_seq),
             counters: Counters::default(),
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -178,8 +215,18 @@ impl Broker {
     ) -> EventId {
         let id = self.next_id();
         self.counters.record(kind.as_str(), task.as_ref());
+        let class = if self.conflation {
+            KeyClass::of(kind.as_str(), task.as_ref())
+        } else {
+            None
+        };
         let event = Event::encode_with(id, kind, task, data, &mut self.scratch);
-        self.history.push(event);
+        self.history.push(event, class);
+        while let Some(old) = self.history.pop_excess() {
+            let e = &old.event;
+            self.counters
+                .record_evicted(e.kind().as_str(), e.task(), e.id().seq);
+        }
         self.stats.published += 1;
         id
     }
@@ -288,7 +335,7 @@ impl Broker {
         } = self;
         let subscriber = slot_subscriber(slots, id)?;
         match subscriber.next_item(history, counters, *queue, stats)? {
-            Item::Event(event) => Some(Delivery::Event(event.clone())),
+            Item::Event(held) => Some(Delivery::Event(held.event.clone())),
             Item::Lagged(dropped) => Some(Delivery::Lagged { dropped }),
         }
     }
@@ -320,7 +367,7 @@ impl Broker {
         let mut written = 0;
         while written == 0 || out.len() < max_bytes {
             match subscriber.next_item(history, counters, *queue, stats) {
-                Some(Item::Event(event)) => out.extend_from_slice(event.frame()),
+                Some(Item::Event(held)) => out.extend_from_slice(held.event.frame()),
                 Some(Item::Lagged(dropped)) => {
                     out.extend_from_slice(&crate::sse::lagged_frame(dropped))
                 }
@@ -336,7 +383,11 @@ impl Broker {
     /// `dropped` and `lagged` grow when a lagging subscriber is next polled
     /// (the lag rule is applied lazily), not at the publish that overflowed it.
     pub fn stats(&self) -> BrokerStats {
-        self.stats
+        BrokerStats {
+            history_len: self.history.len(),
+            history_bytes: self.history.bytes(),
+            ..self.stats
+        }
     }
 }
 
@@ -363,7 +414,15 @@ mod tests {
     const EPOCH: Epoch = Epoch::new(0xe);
 
     fn broker(history: usize, queue: usize) -> Broker {
-        Broker::new(EPOCH, 1, BrokerConfig { history, queue })
+        Broker::new(
+            EPOCH,
+            1,
+            BrokerConfig {
+                history,
+                queue,
+                ..BrokerConfig::default()
+            },
+        )
     }
 
     fn publish(b: &mut Broker, kind: &str, task: Option<&str>) -> EventId {

@@ -1,9 +1,10 @@
 //! # broker-core
 //!
 //! The no-IO heart of Tidings: it models events, the broker's bounded
-//! subscriber queues and resume history, task status reconciliation, the SSE
-//! wire format, and the browser client's reconnect state machine and task
-//! store.
+//! subscriber queues and resume history (with keyed conflation for lagging
+//! subscribers), the timing of a server's SSE stream (heartbeat, lifetime,
+//! `end`), task status reconciliation, the SSE wire format, and the browser
+//! client's reconnect state machine and task store.
 //!
 //! It is **not** a server or a client: it opens no sockets, reads no clock,
 //! spawns nothing and draws no random numbers. Callers pass time in as a
@@ -100,6 +101,10 @@ pub mod client;
 pub mod event;
 pub mod id;
 #[cfg(feature = "serde")]
+mod jitter;
+#[cfg(feature = "serde")]
+pub mod session;
+#[cfg(feature = "serde")]
 pub mod sse;
 pub mod store;
 #[cfg(feature = "serde")]
@@ -109,6 +114,7 @@ pub mod time;
 #[cfg(feature = "serde")]
 pub use broker::{
     Broker, BrokerConfig, BrokerStats, Delivery, Filter, FilterError, Ready, TypePattern,
+    DEFAULT_HISTORY_BYTES,
 };
 pub use client::{
     ClientConfig, ClientMachine, Failure, Input, Output, Reason, ResyncReason, Status,
@@ -117,6 +123,8 @@ pub use client::{
 #[cfg(feature = "serde")]
 pub use event::{event_data, Event, EventType, EventTypeError, NotAnObject};
 pub use id::{Epoch, EventId, EventIdError, SubscriberId, TaskId, TaskIdError};
+#[cfg(feature = "serde")]
+pub use session::{SessionConfig, StreamSession};
 #[cfg(feature = "serde")]
 pub use sse::{EndReason, Message, ParseError, Parser, ParserConfig, SseItem};
 pub use store::{Change, TaskEvent, TaskRecord, TaskStore};

@@ -81,6 +81,7 @@ fn publishing_with_no_subscribers_is_safe_and_counted() {
         BrokerConfig {
             history: 4,
             queue: 2,
+            ..BrokerConfig::default()
         },
     );
     for i in 1..=100 {
@@ -157,6 +158,7 @@ fn a_subscriber_whose_filter_matches_nothing_has_nothing_pending() {
         BrokerConfig {
             history: 8,
             queue: 2,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::parse(Some("x.*"), None).expect("valid"), None);

@@ -41,6 +41,7 @@ fn a_loss_is_written_as_a_lagged_frame_before_the_kept_events() {
         BrokerConfig {
             history: 8,
             queue: 1,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::all(), None);
@@ -64,6 +65,7 @@ fn writing_stops_at_the_byte_budget_and_the_rest_stays_pending() {
         BrokerConfig {
             history: 64,
             queue: 64,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::all(), None);

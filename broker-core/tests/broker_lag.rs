@@ -32,6 +32,7 @@ fn a_slow_consumer_keeps_the_newest_n_and_loses_the_oldest() {
         BrokerConfig {
             history: 64,
             queue: 4,
+            ..BrokerConfig::default()
         },
     );
     let (slow, _) = b.subscribe(Filter::all(), None);
@@ -58,6 +59,7 @@ fn the_limit_applies_to_what_is_undelivered_not_to_what_was_published() {
         BrokerConfig {
             history: 64,
             queue: 3,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::all(), None);
@@ -80,6 +82,7 @@ fn exactly_the_limit_loses_nothing_and_reports_no_lag() {
         BrokerConfig {
             history: 64,
             queue: 5,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::all(), None);
@@ -98,6 +101,7 @@ fn the_lagged_count_counts_only_events_the_filter_passes() {
         BrokerConfig {
             history: 64,
             queue: 2,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::parse(Some("x"), None).expect("valid"), None);
@@ -121,6 +125,7 @@ fn losses_in_several_rounds_are_each_reported_before_the_kept_events() {
         BrokerConfig {
             history: 8,
             queue: 2,
+            ..BrokerConfig::default()
         },
     );
     let (s, _) = b.subscribe(Filter::all(), None);
@@ -144,6 +149,7 @@ fn a_stalled_subscriber_does_not_affect_another() {
         BrokerConfig {
             history: 4,
             queue: 2,
+            ..BrokerConfig::default()
         },
     );
     let (_stalled, _) = b.subscribe(Filter::all(), None);

@@ -4,6 +4,10 @@
 //! in order, never a duplicate, except where a `lagged` count accounts exactly
 //! for what is missing — and what it sees is exactly what an eager reference
 //! model (a real bounded queue per subscriber) would deliver.
+//!
+//! It runs twice: with unkeyed types (conflation, on by default, has nothing
+//! to do), and with the `a.` types renamed to task types about tasks but
+//! conflation switched off, which must then be exactly the plain model.
 #![cfg(not(target_arch = "wasm32"))]
 // proptest's `prop_oneof!` builds its union on `Arc`; the ban is for the core.
 #![allow(clippy::disallowed_types)]
@@ -78,6 +82,24 @@ struct Published {
     task: Option<&'static str>,
 }
 
+/// The type (or filter) text the broker sees: in the keyed run, `a.x` is
+/// `task.created`, `a.y` is `task.status` and `a.*` is `task.*` (a renaming
+/// that keeps which patterns match which types).
+fn wire(text: &str, keyed: bool) -> String {
+    if !keyed {
+        return text.to_owned();
+    }
+    text.split(',')
+        .map(|p| match p {
+            "a.x" => "task.created",
+            "a.y" => "task.status",
+            "a.*" => "task.*",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn passes(filter: usize, e: &Published) -> bool {
     let (types, task) = FILTERS[filter];
     if task.is_some() && e.task != task {
@@ -135,16 +157,28 @@ struct Harness {
     log: Vec<Published>, // index = seq - 1
     cap: usize,
     queue: usize,
+    /// Task types (with conflation off) instead of plain ones.
+    keyed: bool,
     subs: Vec<ModelSub>,
 }
 
 impl Harness {
-    fn new(history: usize, queue: usize) -> Self {
+    fn new(history: usize, queue: usize, keyed: bool) -> Self {
         Harness {
-            broker: Broker::new(EPOCH, 1, BrokerConfig { history, queue }),
+            broker: Broker::new(
+                EPOCH,
+                1,
+                BrokerConfig {
+                    history,
+                    queue,
+                    conflation: !keyed,
+                    ..BrokerConfig::default()
+                },
+            ),
             log: Vec::new(),
             cap: history.max(queue),
             queue,
+            keyed,
             subs: Vec::new(),
         }
     }
@@ -165,7 +199,7 @@ impl Harness {
         match item {
             Item::Replay(seq) | Item::Live(seq) => format!(
                 "id: {EPOCH}-{seq}\nevent: {}\ndata: {{}}\n\n",
-                self.event(seq).kind
+                wire(self.event(seq).kind, self.keyed)
             )
             .into_bytes(),
             Item::Lagged(n) => sse::lagged_frame(n).to_vec(),
@@ -175,7 +209,7 @@ impl Harness {
     fn publish(&mut self, kind: usize, task: usize) {
         let (kind, task) = (KINDS[kind], TASKS[task]);
         let id = self.broker.publish(
-            EventType::new(kind).expect("valid"),
+            EventType::new(wire(kind, self.keyed)).expect("valid"),
             task.map(|t| TaskId::new(t).expect("valid")),
             &Map::new(),
         );
@@ -226,8 +260,9 @@ impl Harness {
             Resume::Garbage => Some("e9-".to_owned()),
         };
         let (types, task) = FILTERS[filter];
+        let types = types.map(|t| wire(t, self.keyed));
         let (id, ready) = self.broker.subscribe(
-            Filter::parse(types, task).expect("valid filter"),
+            Filter::parse(types.as_deref(), task).expect("valid filter"),
             raw.as_deref(),
         );
         let should_resume = match resume {
@@ -380,7 +415,20 @@ proptest! {
         queue in 1usize..6,
         ops in proptest::collection::vec(op(), 0..80),
     ) {
-        let mut h = Harness::new(history, queue);
+        let mut h = Harness::new(history, queue, false);
+        for op in &ops {
+            h.run(op);
+        }
+        h.finish();
+    }
+
+    #[test]
+    fn with_conflation_off_task_events_follow_the_plain_model(
+        history in 1usize..10,
+        queue in 1usize..6,
+        ops in proptest::collection::vec(op(), 0..80),
+    ) {
+        let mut h = Harness::new(history, queue, true);
         for op in &ops {
             h.run(op);
         }

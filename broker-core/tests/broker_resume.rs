@@ -13,7 +13,15 @@ const EPOCH: Epoch = Epoch::new(0x5e);
 
 /// A broker whose first event is `EPOCH-10`, with `n` events published.
 fn broker_with(n: u64, history: usize, queue: usize) -> Broker {
-    let mut b = Broker::new(EPOCH, 10, BrokerConfig { history, queue });
+    let mut b = Broker::new(
+        EPOCH,
+        10,
+        BrokerConfig {
+            history,
+            queue,
+            ..BrokerConfig::default()
+        },
+    );
     for _ in 0..n {
         publish(&mut b);
     }
@@ -181,6 +189,7 @@ fn a_filtered_resume_replays_only_matching_events() {
         BrokerConfig {
             history: 16,
             queue: 4,
+            ..BrokerConfig::default()
         },
     );
     for kind in ["x", "y", "x", "y", "x"] {

@@ -29,6 +29,13 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 pub const DEFAULT_STREAM_LIFETIME: Duration = Duration::from_secs(1800);
 /// Events kept for resume.
 pub const DEFAULT_HISTORY: usize = 4096;
+/// Bytes of encoded frames kept for resume (64 MiB).
+pub const DEFAULT_HISTORY_BYTES: usize = broker_core::DEFAULT_HISTORY_BYTES;
+/// `--history-bytes` below this could not hold one event of the largest
+/// size the API accepts (64 KiB).
+pub const MIN_HISTORY_BYTES: usize = 64 * 1024;
+/// `--history-bytes` above this (1 TiB) is a typo, not a budget.
+pub const MAX_HISTORY_BYTES: usize = 1 << 40;
 /// How far a subscriber may fall behind before it is told `lagged`.
 pub const DEFAULT_QUEUE: usize = 256;
 /// Open streams at most; more get `503` with `Retry-After`.
@@ -85,6 +92,8 @@ pub struct Config {
     pub stream_lifetime: Duration,
     /// Events kept for resume.
     pub history: usize,
+    /// Bytes of encoded frames kept for resume (the oldest go first).
+    pub history_bytes: usize,
     /// Events a subscriber may lag before `lagged`.
     pub queue: usize,
     /// Open streams at most.
@@ -147,6 +156,7 @@ impl Default for Config {
             heartbeat: DEFAULT_HEARTBEAT,
             stream_lifetime: DEFAULT_STREAM_LIFETIME,
             history: DEFAULT_HISTORY,
+            history_bytes: DEFAULT_HISTORY_BYTES,
             queue: DEFAULT_QUEUE,
             max_streams: DEFAULT_MAX_STREAMS,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
@@ -226,6 +236,10 @@ pub struct ServeArgs {
     /// Events kept for Last-Event-ID resume.
     #[arg(long, env = "TIDINGS_HISTORY", default_value_t = DEFAULT_HISTORY)]
     pub history: usize,
+    /// Bytes of encoded frames kept for resume, besides the count (64 KiB to
+    /// 1 TiB); the oldest events go first.
+    #[arg(long, env = "TIDINGS_HISTORY_BYTES", default_value_t = DEFAULT_HISTORY_BYTES, value_parser = parse_history_bytes)]
+    pub history_bytes: usize,
     /// Events one stream may fall behind before it gets `lagged`.
     #[arg(long, env = "TIDINGS_QUEUE", default_value_t = DEFAULT_QUEUE)]
     pub queue: usize,
@@ -308,6 +322,7 @@ impl From<ServeArgs> for Config {
             heartbeat: args.heartbeat,
             stream_lifetime: args.stream_lifetime,
             history: args.history,
+            history_bytes: args.history_bytes,
             queue: args.queue,
             max_streams: args.max_streams,
             max_event_bytes: args.max_event_bytes,
@@ -341,6 +356,12 @@ impl Config {
             hours(7 * 24),
         );
         c.count("--history", self.history as u64, 1, 10_000_000);
+        c.bytes(
+            "--history-bytes",
+            self.history_bytes as u64,
+            MIN_HISTORY_BYTES as u64,
+            MAX_HISTORY_BYTES as u64,
+        );
         c.count("--queue", self.queue as u64, 1, 1_000_000);
         c.count("--max-streams", self.max_streams as u64, 1, 10_000_000);
         c.bytes(
@@ -427,6 +448,18 @@ pub fn parse_bytes(text: &str) -> Result<usize, SizeError> {
     n.checked_mul(multiple)
         .and_then(|b| usize::try_from(b).ok())
         .ok_or_else(err)
+}
+
+/// Reads `--history-bytes`: a size (see [`parse_bytes`]) between
+/// [`MIN_HISTORY_BYTES`] and [`MAX_HISTORY_BYTES`].
+pub fn parse_history_bytes(text: &str) -> Result<usize, String> {
+    let n = parse_bytes(text).map_err(|e| e.to_string())?;
+    if !(MIN_HISTORY_BYTES..=MAX_HISTORY_BYTES).contains(&n) {
+        return Err(format!(
+            "{n} bytes is outside {MIN_HISTORY_BYTES}..={MAX_HISTORY_BYTES} (64 KiB to 1 TiB)"
+        ));
+    }
+    Ok(n)
 }
 
 /// Why a duration setting could not be read.
@@ -532,6 +565,18 @@ mod tests {
     }
 
     #[test]
+    fn history_bytes_must_be_a_sane_budget() {
+        assert_eq!(parse_history_bytes("67108864"), Ok(64 << 20));
+        assert_eq!(parse_history_bytes("65536"), Ok(64 * 1024));
+        assert_eq!(parse_history_bytes("64MiB"), Ok(64 << 20));
+        for bad in ["0", "65535", "1099511627777", "-1", "", "1e9"] {
+            assert!(parse_history_bytes(bad).is_err(), "{bad:?}");
+        }
+        let zero = Cli::try_parse_from(["tidings", "--history-bytes", "0"]);
+        assert!(zero.is_err(), "clap refuses it (exit code 2)");
+    }
+
+    #[test]
     fn flag_defaults_match_config_defaults() {
         let parsed = Cli::try_parse_from(["tidings"]).expect("defaults parse");
         let from_flags = Config::from(parsed.serve);
@@ -548,6 +593,7 @@ mod tests {
         assert_eq!(from_flags.heartbeat, defaults.heartbeat);
         assert_eq!(from_flags.stream_lifetime, defaults.stream_lifetime);
         assert_eq!(from_flags.history, defaults.history);
+        assert_eq!(from_flags.history_bytes, defaults.history_bytes);
         assert_eq!(from_flags.queue, defaults.queue);
         assert_eq!(from_flags.max_streams, defaults.max_streams);
         assert_eq!(from_flags.max_body, defaults.max_body);

@@ -207,6 +207,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         BrokerConfig {
             history: config.history,
             queue: config.queue,
+            history_bytes: config.history_bytes,
+            ..BrokerConfig::default()
         },
     );
     let budget = limits::default_max_connections(file_limit, config.max_live_tasks as u64);

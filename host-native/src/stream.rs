@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use broker_core::sse::{end_frame, heartbeat_frame, ready_frame, EndReason, HeartbeatForm};
-use broker_core::Filter;
+use broker_core::session::{Action, SessionConfig, StreamSession};
+use broker_core::sse::{ready_frame, HeartbeatForm};
+use broker_core::{Filter, Timestamp};
 use bytes::{Bytes, BytesMut};
 use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
@@ -28,10 +29,6 @@ use crate::body::Body;
 use crate::error::ApiError;
 use crate::hub::{Hub, Subscription};
 use crate::random::Jitter;
-
-/// Stop adding frames to one write at about this many bytes: large enough to
-/// coalesce any ordinary burst, small enough to bound a slow stream's buffer.
-const MAX_WRITE: usize = 64 * 1024;
 
 /// The query of `GET /api/events`.
 #[derive(Debug, Default)]
@@ -97,17 +94,34 @@ pub struct StreamSettings {
     pub open: AtomicUsize,
     /// Streams refused by the cap since start.
     pub refused: AtomicUsize,
-    /// Draws each stream's lifetime jitter.
+    /// Seeds each stream's session (its lifetime jitter).
     pub jitter: Jitter,
+    /// The origin of the sessions' [`Timestamp`]s.
+    pub origin: Instant,
 }
 
 impl StreamSettings {
-    /// This stream's lifetime: the maximum minus up to 10%, at random, so
-    /// clients that connected together do not all reconnect together.
-    fn lifetime(&self) -> Duration {
-        let max_ms = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
-        let cut = self.jitter.below_or_equal(max_ms / 10);
-        Duration::from_millis(max_ms - cut)
+    /// The timing of one stream in the asked-for heartbeat form.
+    fn session_config(&self, heartbeat_form: HeartbeatForm) -> SessionConfig {
+        SessionConfig {
+            heartbeat: self.heartbeat,
+            heartbeat_form,
+            max_lifetime: self.lifetime,
+            ..SessionConfig::default()
+        }
+    }
+
+    /// Now, as the sessions count time: milliseconds since `origin`.
+    fn now(&self) -> Timestamp {
+        let ms = Instant::now()
+            .saturating_duration_since(self.origin)
+            .as_millis();
+        Timestamp::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    /// The instant a session's deadline names.
+    fn instant(&self, at: Timestamp) -> Instant {
+        self.origin + Duration::from_millis(at.as_millis())
     }
 }
 
@@ -160,21 +174,24 @@ pub fn open(
     })?;
     let (subscription, ready) = hub.subscribe(filter, resume.as_deref());
     let wake = Box::pin(hub.wake_up());
-    let now = Instant::now();
-    let heartbeat_at = now + settings.heartbeat;
+    let session = StreamSession::new(
+        settings.session_config(query.heartbeat),
+        settings.jitter.next_u64(),
+        settings.now(),
+    );
     let retry_ms = u64::try_from(settings.retry.as_millis()).unwrap_or(u64::MAX);
-    let heartbeat_ms = u64::try_from(settings.heartbeat.as_millis()).unwrap_or(u64::MAX);
+    let heartbeat_ms = session.config().heartbeat_ms();
+    let first_deadline = session
+        .poll_timeout()
+        .map_or_else(Instant::now, |at| settings.instant(at));
     let stream = EventStream {
+        // `ready` (and any replay, drained at the first poll) is the first write.
         buf: BytesMut::from(&ready_frame(retry_ms, heartbeat_ms, &ready)[..]),
-        heartbeat_form: query.heartbeat,
         subscription,
         wake,
-        timer: Box::pin(tokio::time::sleep_until(heartbeat_at)),
-        heartbeat: settings.heartbeat,
-        heartbeat_at,
-        end_at: now + settings.lifetime(),
-        done: false,
-        _permit: permit,
+        timer: Box::pin(tokio::time::sleep_until(first_deadline)),
+        session,
+        permit,
     };
     let mut response = Response::new(Body::Stream(Box::new(stream)));
     *response.status_mut() = StatusCode::OK;
@@ -188,7 +205,10 @@ pub fn open(
     Ok(response)
 }
 
-/// One open SSE stream (the response body).
+/// One open SSE stream (the response body): the broker subscription, the
+/// bytes not yet handed to hyper, and the core's [`StreamSession`] deciding
+/// when to write, beat and end. This driver only moves bytes and arms the
+/// one timer the session asks for.
 pub struct EventStream {
     subscription: Subscription,
     /// Frames waiting to be written: the `ready` frame at first, then each
@@ -196,22 +216,17 @@ pub struct EventStream {
     buf: BytesMut,
     /// Fires on the next publish or close after it was created.
     wake: Pin<Box<OwnedNotified>>,
-    /// Armed for the earlier of the heartbeat and the end of life.
+    /// Armed for the session's next deadline.
     timer: Pin<Box<Sleep>>,
-    heartbeat: Duration,
-    heartbeat_form: HeartbeatForm,
-    heartbeat_at: Instant,
-    end_at: Instant,
-    /// `end` was written: the next poll ends the body.
-    done: bool,
-    _permit: Permit,
+    session: StreamSession,
+    permit: Permit,
 }
 
 impl std::fmt::Debug for EventStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventStream")
             .field("subscription", &self.subscription)
-            .field("done", &self.done)
+            .field("ended", &self.session.is_ended())
             .finish()
     }
 }
@@ -219,50 +234,64 @@ impl std::fmt::Debug for EventStream {
 impl EventStream {
     /// The next bytes to write, `None` at the end of the stream.
     pub fn poll_next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
         loop {
-            let hub = self.subscription.hub();
-            if hub.is_closing() {
-                self.subscription.drain(&mut self.buf, MAX_WRITE);
-                return Poll::Ready(Some(self.finish(EndReason::Shutdown)));
+            if let Some(action) = self.session.poll_action() {
+                return Poll::Ready(Some(self.carry_out(action)));
             }
-            self.subscription.drain(&mut self.buf, MAX_WRITE);
-            let now = Instant::now();
-            if now >= self.end_at {
-                return Poll::Ready(Some(self.finish(EndReason::MaxLifetime)));
+            if self.session.is_ended() {
+                return Poll::Ready(None);
             }
-            if !self.buf.is_empty() {
-                self.heartbeat_at = now + self.heartbeat;
-                return Poll::Ready(Some(self.buf.split().freeze()));
+            let now = self.permit.settings.now();
+            let max_write = self.session.config().max_write;
+            if self.buf.len() < max_write {
+                self.subscription.drain(&mut self.buf, max_write);
             }
-            // Nothing ready: wait for a publish. The next wake-up is created
-            // before the next drain, so a publish in between is not missed.
+            if self.subscription.hub().is_closing() {
+                self.session.handle_shutdown(now);
+            } else if !self.buf.is_empty() {
+                self.session.handle_data_ready(now);
+            } else {
+                self.session.handle_timeout(now);
+            }
+            if let Some(action) = self.session.poll_action() {
+                return Poll::Ready(Some(self.carry_out(action)));
+            }
+            // Nothing to write yet: wait for a publish. The next wake-up is
+            // created before the next drain, so a publish in between is not
+            // missed.
             if self.wake.as_mut().poll(cx).is_ready() {
-                let next = hub.wake_up();
+                let next = self.subscription.hub().wake_up();
                 self.wake.set(next);
                 continue;
             }
-            if now >= self.heartbeat_at {
-                self.heartbeat_at = now + self.heartbeat;
-                return Poll::Ready(Some(heartbeat_frame(self.heartbeat_form)));
-            }
-            let deadline = self.heartbeat_at.min(self.end_at);
+            let Some(at) = self.session.poll_timeout() else {
+                continue;
+            };
+            let deadline = self.permit.settings.instant(at);
             if self.timer.deadline() != deadline {
                 self.timer.as_mut().reset(deadline);
             }
             if self.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
+            // The timer fired: at least its deadline has passed, whatever
+            // the millisecond rounding of `now`.
+            let now = self.permit.settings.now().max(at);
+            self.session.handle_timeout(now);
         }
     }
 
-    /// Appends the `end` frame to whatever is pending and marks the end.
-    fn finish(&mut self, reason: EndReason) -> Bytes {
-        self.done = true;
-        self.buf.extend_from_slice(&end_frame(reason));
-        self.buf.split().freeze()
+    /// The bytes one session action writes.
+    fn carry_out(&mut self, action: Action) -> Bytes {
+        match action {
+            Action::Flush => self.buf.split().freeze(),
+            Action::Heartbeat(frame) => frame,
+            // Whatever is held goes out first, in the same write.
+            Action::End { frame, .. } => {
+                self.buf.extend_from_slice(&frame);
+                self.buf.split().freeze()
+            }
+        }
     }
 }
 
@@ -313,6 +342,7 @@ impl StreamSettings {
             open: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
             jitter: Jitter::new(crate::random::os_u64()?),
+            origin: Instant::now(),
         })
     }
 }

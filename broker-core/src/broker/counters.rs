@@ -11,6 +11,12 @@
 //! memory follows the distinct filters in use, not the events or tasks ever
 //! seen. Counts are compared by wrapping difference only, so a counter created
 //! late (at zero) is as good as one that always existed.
+//!
+//! Each counter also counts the events that left the history (those
+//! published since the counter exists), so a subscriber whose cursor fell
+//! behind the history knows, without a scan, whether anything it would have
+//! received is gone: the events it passes below the history's oldest are
+//! `evicted total − total at its cursor`.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +37,12 @@ pub(crate) struct Counters {
 
 #[derive(Debug, Default)]
 struct CounterSlot {
+    /// Matching events published since the counter was created.
     count: u64,
+    /// Of those, the ones that left the history.
+    evicted: u64,
+    /// The sequence number of the first event it counts.
+    since: u64,
     refs: u32,
 }
 
@@ -48,19 +59,19 @@ impl PatternIndex {
         self.all.is_none() && self.exact.is_empty() && self.prefix.is_empty()
     }
 
-    /// Counts one event of type `kind` in every counter whose pattern it
-    /// matches: the exact name and each `prefix.` it starts with.
-    fn record(&self, slots: &mut [CounterSlot], kind: &str) {
+    /// Calls `f` with every counter whose pattern matches type `kind`: the
+    /// exact name and each `prefix.` it starts with.
+    fn each_match(&self, kind: &str, mut f: impl FnMut(usize)) {
         if let Some(i) = self.all {
-            slots[i].count = slots[i].count.wrapping_add(1);
+            f(i);
         }
         if let Some(&i) = self.exact.get(kind) {
-            slots[i].count = slots[i].count.wrapping_add(1);
+            f(i);
         }
         if !self.prefix.is_empty() {
             for (dot, _) in kind.match_indices('.') {
                 if let Some(&i) = self.prefix.get(&kind[..=dot]) {
-                    slots[i].count = slots[i].count.wrapping_add(1);
+                    f(i);
                 }
             }
         }
@@ -69,8 +80,8 @@ impl PatternIndex {
 
 impl Counters {
     /// Takes a reference on the counters `filter` needs (creating missing
-    /// ones at zero) and returns their handles.
-    pub(crate) fn register(&mut self, filter: &Filter) -> CounterIds {
+    /// ones at zero, counting from `next_seq`) and returns their handles.
+    pub(crate) fn register(&mut self, filter: &Filter, next_seq: u64) -> CounterIds {
         let Counters {
             slots,
             free,
@@ -82,11 +93,20 @@ impl Counters {
             Some(task) => by_task.entry(task.as_str().to_owned()).or_default(),
         };
         let mut acquire = |existing: Option<usize>| -> usize {
-            let i = existing.unwrap_or_else(|| match free.pop() {
-                Some(i) => i,
-                None => {
-                    slots.push(CounterSlot::default());
-                    slots.len() - 1
+            let i = existing.unwrap_or_else(|| {
+                let fresh = CounterSlot {
+                    since: next_seq,
+                    ..CounterSlot::default()
+                };
+                match free.pop() {
+                    Some(i) => {
+                        slots[i] = fresh;
+                        i
+                    }
+                    None => {
+                        slots.push(fresh);
+                        slots.len() - 1
+                    }
                 }
             });
             slots[i].refs += 1;
@@ -169,11 +189,36 @@ impl Counters {
 
     /// Counts one published event.
     pub(crate) fn record(&mut self, kind: &str, task: Option<&TaskId>) {
-        self.untasked.record(&mut self.slots, kind);
-        if let Some(task) = task {
-            if let Some(index) = self.by_task.get(task.as_str()) {
-                index.record(&mut self.slots, kind);
+        let Counters {
+            slots,
+            untasked,
+            by_task,
+            ..
+        } = self;
+        let mut bump = |i: usize| slots[i].count = slots[i].count.wrapping_add(1);
+        untasked.each_match(kind, &mut bump);
+        if let Some(index) = task.and_then(|t| by_task.get(t.as_str())) {
+            index.each_match(kind, &mut bump);
+        }
+    }
+
+    /// Counts one event (`seq`) that left the history, in the counters that
+    /// counted it when it was published.
+    pub(crate) fn record_evicted(&mut self, kind: &str, task: Option<&TaskId>, seq: u64) {
+        let Counters {
+            slots,
+            untasked,
+            by_task,
+            ..
+        } = self;
+        let mut bump = |i: usize| {
+            if seq >= slots[i].since {
+                slots[i].evicted = slots[i].evicted.wrapping_add(1);
             }
+        };
+        untasked.each_match(kind, &mut bump);
+        if let Some(index) = task.and_then(|t| by_task.get(t.as_str())) {
+            index.each_match(kind, &mut bump);
         }
     }
 
@@ -181,6 +226,14 @@ impl Counters {
     pub(crate) fn total(&self, ids: &[usize]) -> u64 {
         ids.iter()
             .fold(0u64, |sum, &i| sum.wrapping_add(self.slots[i].count))
+    }
+
+    /// The running total of evicted events for a filter: minus the total at
+    /// a cursor below the history's oldest event, how many events passing
+    /// the filter lie between the two.
+    pub(crate) fn evicted_total(&self, ids: &[usize]) -> u64 {
+        ids.iter()
+            .fold(0u64, |sum, &i| sum.wrapping_add(self.slots[i].evicted))
     }
 
     /// How many counters exist (for tests of the reference counting).

@@ -126,7 +126,12 @@ impl Filter {
                 return false;
             }
         }
-        let kind = event.kind().as_str();
+        self.passes_type(event.kind().as_str())
+    }
+
+    /// Whether the type patterns let `kind` through (the task restriction
+    /// aside).
+    pub fn passes_type(&self, kind: &str) -> bool {
         self.types.is_empty() || self.types.iter().any(|p| p.matches(kind))
     }
 

@@ -125,6 +125,9 @@ pub enum EndReason {
     MaxLifetime,
     /// The server is shutting down.
     Shutdown,
+    /// The source has nothing more, ever: a finished task's output stream,
+    /// once all of its output was sent.
+    Finished,
 }
 
 impl EndReason {
@@ -133,6 +136,7 @@ impl EndReason {
         match self {
             EndReason::MaxLifetime => "max-lifetime",
             EndReason::Shutdown => "shutdown",
+            EndReason::Finished => "finished",
         }
     }
 }
@@ -391,6 +395,10 @@ mod tests {
         assert_eq!(
             &end_frame(EndReason::Shutdown)[..],
             b"event: end\ndata: {\"reason\":\"shutdown\"}\n\n"
+        );
+        assert_eq!(
+            &end_frame(EndReason::Finished)[..],
+            b"event: end\ndata: {\"reason\":\"finished\"}\n\n"
         );
     }
 

@@ -17,9 +17,13 @@ impl World {
             55..=59 => self.remove_finished_task(),
             60..=71 => self.rename_task(),
             72..=76 => {
-                let kind = EventType::new("trigger.fired").expect("valid type");
-                let id = self.server.broker.publish(kind, None, &Map::new());
-                self.triggers.push(id);
+                // A short burst: with keyed conflation, only unkeyed events
+                // (and history cuts) make a lagging client list again.
+                for _ in 0..self.rng.range(1, 3) {
+                    let kind = EventType::new("trigger.fired").expect("valid type");
+                    let id = self.server.broker.publish(kind, None, &Map::new());
+                    self.triggers.push(id);
+                }
             }
             77..=81 => {
                 if let Some(client) = self.random_conn() {

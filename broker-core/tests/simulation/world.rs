@@ -172,6 +172,10 @@ impl World {
         let broker_config = BrokerConfig {
             history: rng.range(4, 40) as usize,
             queue: rng.range(2, 12) as usize,
+            // A byte budget that often cuts the history shorter than its
+            // count (task frames are a few hundred bytes).
+            history_bytes: rng.range(1_000, 16_000) as usize,
+            ..BrokerConfig::default()
         };
         let client_config = ClientConfig {
             backoff_initial: Duration::from_millis(rng.range(100, 800)),
