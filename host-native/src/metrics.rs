@@ -58,6 +58,24 @@ pub fn render(state: &State) -> String {
         "lagged notices sent to slow subscribers.",
         &one(broker.lagged as f64),
     );
+    metric(
+        "tidings_events_conflated_total",
+        "counter",
+        "Task events lagging subscribers skipped because a later event superseded them (deliveries saved, nothing lost).",
+        &one(broker.conflated as f64),
+    );
+    metric(
+        "tidings_history_events",
+        "gauge",
+        "Events held in the history for resume.",
+        &one(broker.history_len as f64),
+    );
+    metric(
+        "tidings_history_bytes",
+        "gauge",
+        "Bytes of encoded frames held in the history (bounded by --history-bytes).",
+        &one(broker.history_bytes as f64),
+    );
     let connections = state.connections.stats();
     metric(
         "tidings_connections",

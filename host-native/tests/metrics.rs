@@ -19,6 +19,9 @@ async fn metrics_name_every_figure_and_follow_streams_events_and_tasks() {
         "tidings_events_published_total",
         "tidings_events_dropped_total",
         "tidings_lagged_total",
+        "tidings_events_conflated_total",
+        "tidings_history_events",
+        "tidings_history_bytes",
         "tidings_reconcile_duration_seconds",
         "tidings_reconcile_passes_total",
     ] {

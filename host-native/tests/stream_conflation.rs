@@ -121,6 +121,11 @@ async fn a_burst_of_renames_reaches_a_stalled_stream_as_the_newest_state_without
     );
     assert_eq!(server.metric("tidings_events_dropped_total").await, 0.0);
     assert_eq!(server.metric("tidings_lagged_total").await, 0.0);
+    let conflated = server.metric("tidings_events_conflated_total").await;
+    assert!(
+        conflated >= (RENAMES - renames_seen) as f64,
+        "the skipped renames are counted as conflated: {conflated}"
+    );
 
     let (status, _, _) = server
         .send(
