@@ -15,8 +15,9 @@ use tokio::net::TcpSocket;
 
 use common::{seq, start, Sse, TOKEN};
 
-/// Large task events of another task, enough to fill every buffer between
-/// the server and a client that does not read.
+/// Large task events, each of its own task (so that none supersedes another
+/// however fast the server reads), enough to fill every buffer between the
+/// server and a client that does not read.
 const FILLER: u64 = 1500;
 const RENAMES: usize = 60;
 
@@ -49,19 +50,20 @@ async fn a_burst_of_renames_reaches_a_stalled_stream_as_the_newest_state_without
     let mut slow = Sse::new(sender.send_request(req).await.expect("a response"));
     slow.ready().await;
 
-    // Stall it: whole-task updates of another task, 8 KiB each.
-    let filler = TaskId::new("filler").expect("an id");
+    // Stall it: whole-task updates of other tasks, 8 KiB each.
     let updated = EventType::new("task.updated").expect("a type");
     let pad = "x".repeat(8 * 1024);
     for n in 0..FILLER {
         let mut data = Map::new();
-        data.insert("id".into(), Value::from("filler"));
+        let filler = format!("filler-{n}");
+        data.insert("id".into(), Value::from(filler.as_str()));
         data.insert("n".into(), Value::from(n));
         data.insert("pad".into(), Value::from(pad.as_str()));
-        server
-            .running
-            .hub
-            .publish(updated.clone(), Some(filler.clone()), data);
+        server.running.hub.publish(
+            updated.clone(),
+            Some(TaskId::new(&filler).expect("an id")),
+            data,
+        );
     }
     // The burst: many more renames than the stream's queue of 4.
     for n in 0..RENAMES {
@@ -95,7 +97,10 @@ async fn a_burst_of_renames_reaches_a_stalled_stream_as_the_newest_state_without
                 assert!(s > last_seq, "ids increase: {last_seq} then {s}");
                 last_seq = s;
                 let data: Value = serde_json::from_str(&m.data).expect("JSON");
-                if data["id"] == "filler" {
+                if data["id"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("filler-"))
+                {
                     last_filler = data["n"].as_u64();
                     continue;
                 }
@@ -113,7 +118,7 @@ async fn a_burst_of_renames_reaches_a_stalled_stream_as_the_newest_state_without
     assert_eq!(
         last_filler,
         Some(FILLER - 1),
-        "the other task's newest state too"
+        "every other task's event too"
     );
     assert!(
         renames_seen < RENAMES,
