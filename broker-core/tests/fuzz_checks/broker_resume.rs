@@ -206,7 +206,11 @@ pub fn check(input: &[u8]) {
     let (events, lagged) = drain(&mut broker, sub);
     assert_eq!(events, newest, "after a burst of {after}");
     let dropped: u64 = lagged.iter().map(|(_, d)| d).sum();
-    assert_eq!(dropped, (matching - newest.len()) as u64, "the dropped count");
+    assert_eq!(
+        dropped,
+        (matching - newest.len()) as u64,
+        "the dropped count"
+    );
     assert!(
         lagged.iter().all(|(at, _)| *at == 0),
         "lagged after events: {lagged:?}"

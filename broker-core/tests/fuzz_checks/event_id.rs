@@ -74,7 +74,10 @@ pub fn check(input: &[u8]) {
         }
         Err(EventIdError::BadSeq) => {
             let (epoch, _) = text.split_once('-').unwrap_or_default();
-            assert!(epoch.parse::<Epoch>().is_ok(), "{text:?}: the epoch was fine");
+            assert!(
+                epoch.parse::<Epoch>().is_ok(),
+                "{text:?}: the epoch was fine"
+            );
         }
     }
 }

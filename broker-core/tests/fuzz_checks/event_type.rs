@@ -1,7 +1,7 @@
 //! Event type names (`type` of `POST /api/events`, entries of `types=`):
 //! `EventType::new` never panics, refuses exactly what the contract refuses
-//! (empty, over 64 bytes, a control character, whitespace or `*`, a name the
-//! stream reserves), and an accepted name can never break out of its
+//! (empty, over 64 bytes, a control character, whitespace, `*` or `,`, a
+//! name the stream reserves), and an accepted name can never break out of its
 //! `event:` line: the broker's frame for it parses back, through the real
 //! SSE parser, as one message of exactly that type. An accepted name is also
 //! an exact `types=` pattern that selects it, and a prefix pattern when it
@@ -9,8 +9,8 @@
 //!
 //! Input: the whole input as text (lossy UTF-8).
 
-use broker_core::sse::{Message, SseItem};
 use broker_core::event::{MAX_EVENT_TYPE_LEN, RESERVED_EVENT_TYPES};
+use broker_core::sse::{Message, SseItem};
 use broker_core::{Epoch, Event, EventId, EventType, EventTypeError, Filter, TypePattern};
 use serde_json::{Map, Value};
 
@@ -25,7 +25,7 @@ fn model(name: &str) -> Option<EventTypeError> {
         Some(EventTypeError::TooLong)
     } else if name
         .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || c == '*')
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '*' | ','))
     {
         Some(EventTypeError::BadCharacter)
     } else if RESERVED_EVENT_TYPES.contains(&name) {
@@ -41,7 +41,11 @@ pub fn check(input: &[u8]) {
     let result = EventType::new(name.as_str());
     assert_eq!(result.as_ref().err().copied(), model(&name), "{name:?}");
     let from_json = serde_json::from_value::<EventType>(Value::String(name.clone()));
-    assert_eq!(from_json.ok(), result.clone().ok(), "serde and new disagree");
+    assert_eq!(
+        from_json.ok(),
+        result.clone().ok(),
+        "serde and new disagree"
+    );
     let Ok(kind) = result else {
         return;
     };

@@ -124,7 +124,11 @@ pub fn check(input: &[u8]) {
         }
     }
     kinds.extend(probes_part.split(',').map(str::to_owned));
-    let other_task = TaskId::new(if task == Some("other") { "other2" } else { "other" });
+    let other_task = TaskId::new(if task == Some("other") {
+        "other2"
+    } else {
+        "other"
+    });
     let tasks: Vec<Option<TaskId>> = [
         None,
         task.and_then(|t| TaskId::new(t).ok()),
@@ -146,7 +150,10 @@ pub fn check(input: &[u8]) {
                 task_ok && type_ok,
                 "{kind:?} task {event_task:?} through {types:?} / {task:?}"
             );
-            assert_eq!(again.as_ref().map(|f| f.matches(&event)), Ok(task_ok && type_ok));
+            assert_eq!(
+                again.as_ref().map(|f| f.matches(&event)),
+                Ok(task_ok && type_ok)
+            );
         }
     }
 }
