@@ -3,7 +3,8 @@
 //! fuzzer ever flagged, copied from `fuzz/artifacts/<target>/` as it is) go
 //! through the very check the target runs (`tests/fuzz_checks/<target>.rs`).
 //! The SSE parser's inputs live in `tests/fixtures/sse/` and are replayed by
-//! `sse_fixtures.rs`.
+//! `sse_fixtures.rs`. Every target of `fuzz/Cargo.toml` must have its check
+//! replayed here.
 //!
 //! Native only: the wasm32 test runner has no file system.
 #![cfg(not(target_arch = "wasm32"))]
@@ -34,7 +35,11 @@ fn fixtures(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// Runs `check` on every saved input of `target`, naming the files that
 /// fail (each failure's message is printed above by the panic hook).
-fn replay(target: &str, check: fn(&[u8])) {
+fn replay(target: &str) {
+    let (_, check) = CHECKS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .unwrap_or_else(|| panic!("no check for {target}"));
     let failed: Vec<String> = fixtures(target)
         .into_iter()
         .filter(|(_, bytes)| std::panic::catch_unwind(|| check(bytes)).is_err())
@@ -43,27 +48,71 @@ fn replay(target: &str, check: fn(&[u8])) {
     assert!(failed.is_empty(), "fail their check: {failed:#?}");
 }
 
+/// Every fuzz target of `fuzz/Cargo.toml` and its check (`sse_parser`'s
+/// inputs are replayed by `sse_fixtures.rs`).
+const CHECKS: &[(&str, fn(&[u8]))] = &[
+    ("event_id", fuzz_checks::event_id::check),
+    ("event_type", fuzz_checks::event_type::check),
+    ("filter", fuzz_checks::filter::check),
+    ("broker_resume", fuzz_checks::broker_resume::check),
+    ("sse_roundtrip", fuzz_checks::sse_roundtrip::check),
+];
+
+/// Targets whose inputs another test replays.
+const REPLAYED_ELSEWHERE: &[&str] = &["sse_parser"];
+
+#[test]
+fn every_fuzz_target_has_a_replayed_check() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the fuzz crate's manifest");
+    let mut targets: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("name = \""))
+        .filter_map(|rest| rest.strip_suffix('"'))
+        .filter(|name| !name.ends_with("-fuzz"))
+        .filter(|name| !REPLAYED_ELSEWHERE.contains(name))
+        .collect();
+    targets.sort_unstable();
+    let mut checked: Vec<&str> = CHECKS.iter().map(|(name, _)| *name).collect();
+    checked.sort_unstable();
+    assert_eq!(targets, checked, "a fuzz target without a replay here");
+    // Each target runs the very file replayed here.
+    for target in targets {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/fuzz_targets")
+            .join(format!("{target}.rs"));
+        let text = std::fs::read_to_string(&source)
+            .unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        let include = format!("#[path = \"../../tests/fuzz_checks/{target}.rs\"]");
+        assert!(
+            text.contains(&include),
+            "{} does not include its check",
+            source.display()
+        );
+    }
+}
+
 #[test]
 fn event_id_fixtures_hold() {
-    replay("event_id", fuzz_checks::event_id::check);
+    replay("event_id");
 }
 
 #[test]
 fn event_type_fixtures_hold() {
-    replay("event_type", fuzz_checks::event_type::check);
+    replay("event_type");
 }
 
 #[test]
 fn filter_fixtures_hold() {
-    replay("filter", fuzz_checks::filter::check);
+    replay("filter");
 }
 
 #[test]
 fn broker_resume_fixtures_hold() {
-    replay("broker_resume", fuzz_checks::broker_resume::check);
+    replay("broker_resume");
 }
 
 #[test]
 fn sse_roundtrip_fixtures_hold() {
-    replay("sse_roundtrip", fuzz_checks::sse_roundtrip::check);
+    replay("sse_roundtrip");
 }

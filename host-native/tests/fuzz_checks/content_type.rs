@@ -15,8 +15,14 @@ pub fn check(input: &[u8]) {
     let got = is_json_content_type(input);
     let essence = input.split(|&b| b == b';').next().unwrap_or_default();
     let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c');
-    let start = essence.iter().position(|b| !is_space(b)).unwrap_or(essence.len());
-    let end = essence.iter().rposition(|b| !is_space(b)).map_or(start, |e| e + 1);
+    let start = essence
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(essence.len());
+    let end = essence
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |e| e + 1);
     let media_type = &essence[start..end.max(start)];
     assert_eq!(
         got,

@@ -52,7 +52,8 @@ fn check_cookies(header: &str, name: &str) {
 
     // Written back into a header between other cookies, each value is read
     // back exactly (when the name and the value can be written at all).
-    let plain = |t: &str| t.trim() == t && !t.contains(';') && !t.starts_with('"') && !t.ends_with('"');
+    let plain =
+        |t: &str| t.trim() == t && !t.contains(';') && !t.starts_with('"') && !t.ends_with('"');
     if name.is_empty() || !plain(name) || name.contains('=') {
         return;
     }
@@ -85,8 +86,8 @@ fn check_query(query: &str, token: &str) {
     // A token encoded into the query comes back, and leaves the rest.
     let encoded = utf8_percent_encode(token, NON_ALPHANUMERIC).to_string();
     let with_token = format!("{query}&token={encoded}");
-    let (got, rest) = token_from_query(&with_token)
-        .unwrap_or_else(|| panic!("{with_token:?}: no token found"));
+    let (got, rest) =
+        token_from_query(&with_token).unwrap_or_else(|| panic!("{with_token:?}: no token found"));
     assert_eq!(got, token);
     assert!(!rest.iter().any(is_token), "{rest:?} keeps a token");
     let kept: Vec<&str> = pairs.iter().copied().filter(|p| !is_token(p)).collect();

@@ -158,9 +158,8 @@ pub fn check(input: &[u8]) {
     } else if authority.is_some_and(|a| !host_ok(a)) {
         Err("Host")
     } else if origin.is_some_and(|o| {
-        !std::str::from_utf8(o).is_ok_and(|o| {
-            parse_origin(o).is_ok_and(|(h, p)| allowed(&h, p, bound, local, &extra))
-        })
+        !std::str::from_utf8(o)
+            .is_ok_and(|o| parse_origin(o).is_ok_and(|(h, p)| allowed(&h, p, bound, local, &extra)))
     }) {
         Err("Origin")
     } else {

@@ -96,7 +96,10 @@ fn check_frame(id: EventId, request: &PublishRequest) {
     else {
         panic!("{frame:?} is not one message");
     };
-    assert!(parser.poll_output().is_none(), "{frame:?} is more than one message");
+    assert!(
+        parser.poll_output().is_none(),
+        "{frame:?} is more than one message"
+    );
     assert_eq!(kind, request.kind.as_str());
     assert_eq!(last_event_id, id.to_string());
     assert!(!data.contains('\n'), "data on more than one line");
@@ -110,7 +113,10 @@ pub fn check(input: &[u8]) {
     let result = publish_body(body);
     match (model(body), &result) {
         (Ok((kind, data, task)), Ok(request)) => {
-            assert_eq!((&request.kind, &request.data, &request.task), (&kind, &data, &task));
+            assert_eq!(
+                (&request.kind, &request.data, &request.task),
+                (&kind, &data, &task)
+            );
         }
         (Err(want), Err(message)) => {
             assert!(message.contains(&want), "{message:?} should say {want:?}");
@@ -134,5 +140,9 @@ pub fn check(input: &[u8]) {
     check_frame(frame_id(input), &request);
     let short = encoded_frame_len(EventId::new(Epoch::new(0), 0), &request);
     let long = encoded_frame_len(EventId::new(Epoch::new(u64::MAX), u64::MAX), &request);
-    assert_eq!(long - short, 15 + 19, "the frame grows with the id's digits only");
+    assert_eq!(
+        long - short,
+        15 + 19,
+        "the frame grows with the id's digits only"
+    );
 }

@@ -54,7 +54,10 @@ fn check_events(present: bool, query: &str, pairs: &[(String, String)]) {
     match (repeated, heartbeat.as_deref()) {
         (Some(key), _) => {
             let message = result.err().unwrap_or_default();
-            assert!(message.contains(&format!("`{key}` given twice")), "{message:?}");
+            assert!(
+                message.contains(&format!("`{key}` given twice")),
+                "{message:?}"
+            );
             return;
         }
         (None, None | Some("event" | "comment")) => {}
@@ -111,9 +114,7 @@ fn check_tail(present: bool, query: &str, n: usize) {
         .iter()
         .map(|t| t.parse::<usize>().ok().filter(|n| *n <= MAX_TAIL))
         .collect();
-    let expected = read
-        .map(|ns| ns.last().copied().unwrap_or(100))
-        .ok_or(());
+    let expected = read.map(|ns| ns.last().copied().unwrap_or(100)).ok_or(());
     assert_eq!(tail_query(query).map_err(drop), expected, "{query:?}");
     let one = format!("tail={n}");
     assert_eq!(
@@ -129,8 +130,8 @@ pub fn check(input: &[u8]) {
         return;
     };
     let present = head[0] & 1 == 1;
-    let n = (usize::from(head[1]) | usize::from(head[2]) << 8 | usize::from(head[3]) << 16)
-        % 200_001;
+    let n =
+        (usize::from(head[1]) | usize::from(head[2]) << 8 | usize::from(head[3]) << 16) % 200_001;
     let text = String::from_utf8_lossy(&input[4..]);
     let mut parts = text.split('\u{1}');
     let query = parts.next().unwrap_or_default();

@@ -67,7 +67,11 @@ pub fn check(input: &[u8]) {
     } else {
         Ok(())
     };
-    assert_eq!(verify_session(token, name, &value, now), expected, "at {now}");
+    assert_eq!(
+        verify_session(token, name, &value, now),
+        expected,
+        "at {now}"
+    );
     assert_eq!(verify_session(token, name, &value, issued), Ok(()));
     let other_token = format!("{token}x");
     assert!(verify_session(&other_token, name, &value, issued).is_err());

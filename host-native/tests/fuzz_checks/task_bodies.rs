@@ -113,7 +113,11 @@ fn json_bytes(value: &Value) -> Vec<u8> {
 
 fn check_create(body: &[u8]) {
     let got = create_task_body(body);
-    agree(body, create_model(body), got.as_ref().map(as_tuple).map_err(Clone::clone));
+    agree(
+        body,
+        create_model(body),
+        got.as_ref().map(as_tuple).map_err(Clone::clone),
+    );
     let Ok(task) = got else {
         return;
     };
@@ -134,19 +138,22 @@ fn check_terminal(body: &[u8]) {
         object(body, &["workdir"]).and_then(|f| opt_string(&f, "workdir"))
     };
     let got = create_terminal_body(body);
-    let as_text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_str().unwrap_or_default().to_owned());
+    let as_text = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.to_str().unwrap_or_default().to_owned())
+    };
     agree(body, model, got.as_ref().map(as_text).map_err(Clone::clone));
     if let Ok(Some(dir)) = got {
         let written = json_bytes(&json!({ "workdir": dir }));
-        assert_eq!(create_terminal_body(&written), Ok(Some(dir)), "written back");
+        assert_eq!(
+            create_terminal_body(&written),
+            Ok(Some(dir)),
+            "written back"
+        );
     }
 }
 
-fn check_text_route(
-    body: &[u8],
-    field: &str,
-    parse: fn(&[u8]) -> Result<String, String>,
-) {
+fn check_text_route(body: &[u8], field: &str, parse: fn(&[u8]) -> Result<String, String>) {
     let got = parse(body);
     agree(body, required_string(body, field), got.clone());
     if let Ok(text) = got {
