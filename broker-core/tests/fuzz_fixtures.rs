@@ -48,9 +48,12 @@ fn replay(target: &str) {
     assert!(failed.is_empty(), "fail their check: {failed:#?}");
 }
 
+/// A target's check: panics when an invariant breaks.
+type Check = fn(&[u8]);
+
 /// Every fuzz target of `fuzz/Cargo.toml` and its check (`sse_parser`'s
 /// inputs are replayed by `sse_fixtures.rs`).
-const CHECKS: &[(&str, fn(&[u8]))] = &[
+const CHECKS: &[(&str, Check)] = &[
     ("event_id", fuzz_checks::event_id::check),
     ("event_type", fuzz_checks::event_type::check),
     ("filter", fuzz_checks::filter::check),

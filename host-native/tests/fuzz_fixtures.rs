@@ -43,8 +43,11 @@ fn replay(target: &str) {
     assert!(failed.is_empty(), "fail their check: {failed:#?}");
 }
 
+/// A target's check: panics when an invariant breaks.
+type Check = fn(&[u8]);
+
 /// Every fuzz target of `fuzz/Cargo.toml` and its check.
-const CHECKS: &[(&str, fn(&[u8]))] = &[
+const CHECKS: &[(&str, Check)] = &[
     ("host_origin", fuzz_checks::host_origin::check),
     ("credentials", fuzz_checks::credentials::check),
     ("session_cookie", fuzz_checks::session_cookie::check),

@@ -153,9 +153,9 @@ pub fn check(input: &[u8]) {
     };
     let expected = if host.is_none() && authority.is_none() {
         Err("MissingHost")
-    } else if host.is_some_and(|h| !std::str::from_utf8(h).is_ok_and(host_ok)) {
-        Err("Host")
-    } else if authority.is_some_and(|a| !host_ok(a)) {
+    } else if host.is_some_and(|h| !std::str::from_utf8(h).is_ok_and(host_ok))
+        || authority.is_some_and(|a| !host_ok(a))
+    {
         Err("Host")
     } else if origin.is_some_and(|o| {
         !std::str::from_utf8(o)

@@ -17,9 +17,12 @@ use broker_core::{Epoch, Event, EventId, EventType, TaskId};
 use serde_json::{json, Map, Value};
 use tidings::fuzzing::{encoded_frame_len, publish_body, PublishRequest};
 
+/// A publish request's parts: type, data, task.
+type Parts = (EventType, Map<String, Value>, Option<TaskId>);
+
 /// What the server makes of `body`, read literally: the request, or the
 /// text that must appear in the refusal.
-fn model(body: &[u8]) -> Result<(EventType, Map<String, Value>, Option<TaskId>), String> {
+fn model(body: &[u8]) -> Result<Parts, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| "malformed JSON body".to_owned())?;
     let Value::Object(fields) = value else {
