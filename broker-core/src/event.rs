@@ -16,7 +16,8 @@ pub const RESERVED_EVENT_TYPES: [&str; 4] = ["ready", "lagged", "end", "heartbea
 /// An event type such as `task.status` or `trigger.fired`.
 ///
 /// Non-empty, at most [`MAX_EVENT_TYPE_LEN`] bytes, no control characters or
-/// spaces (so it can never break out of its `event:` line), and not one of the
+/// spaces (so it can never break out of its `event:` line), no `*` or `,`
+/// (so a `types=` filter can always name it), and not one of the
 /// [`RESERVED_EVENT_TYPES`].
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
@@ -31,8 +32,9 @@ pub enum EventTypeError {
     /// The name is longer than [`MAX_EVENT_TYPE_LEN`].
     #[error("event type must be at most 64 bytes")]
     TooLong,
-    /// The name holds a control character, a space or a `*`.
-    #[error("event type must not contain spaces, control characters or '*'")]
+    /// The name holds a control character, a space, a `*` or a `,` (the
+    /// separator of `types=` filters, which could never select it).
+    #[error("event type must not contain spaces, control characters, ',' or '*'")]
     BadCharacter,
     /// The name is one the stream reserves for its own frames.
     #[error("event type is reserved for the stream itself (ready, lagged, end, heartbeat)")]
@@ -51,7 +53,7 @@ impl EventType {
         }
         if name
             .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '*')
+            .any(|c| c.is_control() || c.is_whitespace() || c == '*' || c == ',')
         {
             return Err(EventTypeError::BadCharacter);
         }
@@ -215,6 +217,8 @@ mod tests {
         assert_eq!(EventType::new("a\0b"), Err(EventTypeError::BadCharacter));
         assert_eq!(EventType::new("a b"), Err(EventTypeError::BadCharacter));
         assert_eq!(EventType::new("task.*"), Err(EventTypeError::BadCharacter));
+        // Found by fuzzing: `types=a,b` could never select a type `a,b`.
+        assert_eq!(EventType::new("a,b"), Err(EventTypeError::BadCharacter));
         assert_eq!(EventType::new("x".repeat(65)), Err(EventTypeError::TooLong));
         assert_eq!(EventType::new("ready"), Err(EventTypeError::Reserved));
     }

@@ -98,9 +98,13 @@ pub fn parse_authority(text: &str) -> Result<(String, Option<u16>), HostError> {
 }
 
 /// A DNS name in lowercase without its trailing dot, or an IPv4 literal.
+/// A name with an empty label (`a..b`, `.a`, `a..`) is refused: it has no
+/// canonical form (found by fuzzing: `a..` read as `a.`, which read again is
+/// `a`).
 fn canonical_name(name: &str) -> Result<String, HostError> {
     let name = name.strip_suffix('.').unwrap_or(name);
     let fits = !name.is_empty()
+        && !name.split('.').any(str::is_empty)
         && name.len() <= 253
         && name
             .bytes()
@@ -284,6 +288,9 @@ mod tests {
             "local host:7171",
             "[::1]x:7171",
             "localhost:7171/x",
+            "localhost..:7171",
+            ".localhost:7171",
+            "local..host:7171",
         ] {
             assert!(!l.allows_host(refused, None), "{refused:?}");
         }

@@ -151,12 +151,13 @@ pub fn cookie_name(port: u16) -> String {
     format!("tidings_token_{port}")
 }
 
-/// The token of an `Authorization: Bearer <token>` value.
+/// The token of an `Authorization: Bearer <token>` value. The scheme name is
+/// case-insensitive (RFC 7235, section 2.1), so `BEARER` works too.
 pub fn bearer_token(value: &str) -> Option<&str> {
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+    let scheme = value.get(..7)?;
+    scheme
+        .eq_ignore_ascii_case("bearer ")
+        .then(|| value[7..].trim())
 }
 
 /// The values of every cookie called `name` in one `Cookie` header value
@@ -337,6 +338,12 @@ mod tests {
         .collect();
         assert_eq!(values, ["x", "y"]);
         assert_eq!(cookie_values("broken; =; a", "a").count(), 0);
+        // Found by fuzzing: the scheme name is case-insensitive.
+        for value in ["Bearer x", "bearer x", "BEARER x", "bEaReR  x "] {
+            assert_eq!(bearer_token(value), Some("x"), "{value}");
+        }
+        assert_eq!(bearer_token("Bearerx"), None);
+        assert_eq!(bearer_token("Basic x"), None);
         let (token, rest) = token_from_query("tab=2&token=a%2Db&&x").expect("a token");
         assert_eq!((token.as_str(), rest), ("a-b", vec!["tab=2", "x"]));
         assert!(token_from_query("tab=2").is_none());

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 pub use crate::allowed_hosts::{parse_authority, parse_origin, AllowedHost, HostAllowlist};
 pub use crate::requests::PublishRequest;
+pub use crate::stream::StreamQuery;
 use crate::tasks::CreateTask;
 
 /// The `Host` / `:authority` / `Origin` check every request passes before
@@ -74,11 +75,11 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 /// The query of `GET /api/events` (`types`, `task`, `last_event_id`,
-/// `heartbeat`): `Ok` or the `400` message.
-pub fn events_query(query: Option<&str>) -> Result<(), String> {
-    crate::stream::StreamQuery::parse(query)
-        .map(drop)
-        .map_err(|e| e.to_string())
+/// `heartbeat`), as the stream reads it before building its filter
+/// (`broker_core::Filter::parse` of `types` and `task`): the values or the
+/// `400` message.
+pub fn events_query(query: Option<&str>) -> Result<StreamQuery, String> {
+    StreamQuery::parse(query).map_err(|e| e.to_string())
 }
 
 /// `tail` of `GET /api/tasks/{id}/output`.

@@ -162,7 +162,7 @@ fn operations() -> Value {
                         "type": "object", "required": ["type"], "additionalProperties": false,
                         "properties": {
                             "type": {"type": "string", "maxLength": 64,
-                                     "description": "No spaces, control characters or `*`; not ready/lagged/end; not task.*"},
+                                     "description": "No spaces, control characters, `,` or `*`; not ready/lagged/end/heartbeat; not task.*"},
                             "data": {"type": "object", "description": "Any JSON object (default {})."},
                             "task": {"type": "string", "description": "A task id, for `task=` filters."}
                         }

@@ -28,7 +28,7 @@ const VERSION: &str = "v1";
 /// Why a cookie value is not a valid session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
-    /// Not `v1.<digits>.<64 hex digits>`.
+    /// Not `v1.<digits>.<64 hex digits>` (the digits without leading zeros).
     #[error("not a session value")]
     Malformed,
     /// The MAC does not match: another token, another port, or forged.
@@ -77,9 +77,12 @@ pub fn verify(
     else {
         return Err(SessionError::Malformed);
     };
+    // One spelling per session: the issue time as `issue` writes it, without
+    // leading zeros (the MAC covers the number, not its text).
     let well_formed = !issued.is_empty()
         && issued.len() <= 20
         && issued.bytes().all(|b| b.is_ascii_digit())
+        && (issued == "0" || !issued.starts_with('0'))
         && mac.len() == 64
         && mac.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let issued: u64 = match issued.parse() {
@@ -145,6 +148,10 @@ mod tests {
         ] {
             assert_eq!(check(TOKEN, NAME, bad), Err(SessionError::Malformed), "{bad}");
         }
+        // Found by fuzzing: a leading zero kept the number (and the MAC) and
+        // was accepted, a second spelling of the same session.
+        let padded = value.replacen("v1.", "v1.0", 1);
+        assert_eq!(check(TOKEN, NAME, &padded), Err(SessionError::Malformed));
         let upper = value.to_ascii_uppercase().replacen("V1", "v1", 1);
         assert_eq!(check(TOKEN, NAME, &upper), Err(SessionError::Malformed));
     }
