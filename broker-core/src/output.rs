@@ -66,7 +66,7 @@
 //!         span = Span { start: 0, end: log.len() as u64 }; // the rest arrives
 //!         stream.handle_span(span, at(now));
 //!     } else if span.end == log.len() as u64 && stream.wants_span() {
-//!         stream.handle_complete(at(now)); // the task finished
+//!         stream.handle_complete(span, at(now)); // the task finished
 //!     } else {
 //!         now = stream.poll_timeout().map_or(now, |t| t.as_millis());
 //!         stream.handle_timeout(at(now));

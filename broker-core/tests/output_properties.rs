@@ -229,7 +229,7 @@ fn run(s: &Scenario) -> (Vec<Seen>, u64, ModelLog) {
         .expect("a resume point is never past the end");
         if completed {
             // A finished task: the server knows it when the stream opens.
-            stream.handle_complete(Timestamp::from_millis(now));
+            stream.handle_complete(log.span(), Timestamp::from_millis(now));
         }
         let mut parser = Parser::default();
         let mut seen = Seen::default();
@@ -288,7 +288,7 @@ fn run(s: &Scenario) -> (Vec<Seen>, u64, ModelLog) {
                 next_write += 1;
             } else if due_complete == Some(next) {
                 completed = true;
-                stream.handle_complete(Timestamp::from_millis(now));
+                stream.handle_complete(log.span(), Timestamp::from_millis(now));
             } else {
                 stream.handle_timeout(Timestamp::from_millis(now));
             }

@@ -25,8 +25,14 @@ pub fn render(state: &State) -> String {
     metric(
         "tidings_open_streams",
         "gauge",
-        "SSE streams open now.",
+        "SSE streams open now (event streams and task output streams).",
         &one(state.streams.open.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_output_streams",
+        "gauge",
+        "Task output streams open now (also counted in tidings_open_streams).",
+        &one(state.streams.output_open.load(Ordering::Relaxed) as f64),
     );
     metric(
         "tidings_streams_refused_total",

@@ -218,11 +218,15 @@ impl OutputStream {
         self.after(now);
     }
 
-    /// The log will never grow again and the task is final: once everything
-    /// is sent (a character cut off at the very end as U+FFFD), the stream
-    /// ends with `finished`.
-    pub fn handle_complete(&mut self, now: Timestamp) {
+    /// The log will never grow again — it holds `span` for good — and the
+    /// task is final: once everything is sent (a character cut off at the
+    /// very end as U+FFFD), the stream ends with `finished`. The final span
+    /// comes with it, so a stream that learnt the log's growth only from its
+    /// reads cannot end before the last bytes.
+    pub fn handle_complete(&mut self, span: Span, now: Timestamp) {
         self.complete = true;
+        self.span.start = self.span.start.max(span.start);
+        self.span.end = self.span.end.max(span.end);
         self.after(now);
     }
 
@@ -523,7 +527,7 @@ mod tests {
         actions(&mut s);
         s.handle_read(0, b"a\xe2", span(0, 2), ms(1));
         actions(&mut s);
-        s.handle_complete(ms(5));
+        s.handle_complete(span(0, 2), ms(5));
         assert_eq!(
             written(&actions(&mut s)),
             "",
@@ -544,7 +548,7 @@ mod tests {
     fn a_complete_log_already_sent_ends_at_once() {
         let mut s = open(Some(3), span(0, 3));
         actions(&mut s);
-        s.handle_complete(ms(1));
+        s.handle_complete(span(0, 3), ms(1));
         assert_eq!(
             written(&actions(&mut s)),
             "event: end\ndata: {\"reason\":\"finished\"}\n\n"
