@@ -35,6 +35,18 @@ pub fn render(state: &State) -> String {
         &one(state.streams.output_open.load(Ordering::Relaxed) as f64),
     );
     metric(
+        "tidings_output_writes_total",
+        "counter",
+        "Writes task output streams handed to their connections (a coalesced chunk, a heartbeat, `end`).",
+        &one(state.streams.output_writes.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_output_bytes_total",
+        "counter",
+        "Bytes task output streams handed to their connections.",
+        &one(state.streams.output_bytes.load(Ordering::Relaxed) as f64),
+    );
+    metric(
         "tidings_streams_refused_total",
         "counter",
         "Streams refused with 503 because the stream cap was reached.",

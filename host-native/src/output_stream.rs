@@ -226,6 +226,10 @@ fn sse_response(body: Body) -> Response<Body> {
 
 type Wait<T> = Pin<Box<dyn Future<Output = (bool, T)> + Send>>;
 
+/// A read of the log on the blocking pool: where the bytes start, the
+/// bytes, and the span when they were read.
+type Read = JoinHandle<std::io::Result<(u64, Vec<u8>, LogSpan)>>;
+
 /// One open output stream (the response body).
 pub struct OutputBody {
     core: OutputStream,
@@ -243,7 +247,7 @@ pub struct OutputBody {
     /// The core was told that the log is complete.
     told_complete: bool,
     /// The read in flight.
-    read: Option<JoinHandle<std::io::Result<(u64, Vec<u8>, LogSpan)>>>,
+    read: Option<Read>,
     /// Fires at server shutdown (publishes do not wake it).
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Armed for the core's next deadline.
@@ -277,11 +281,11 @@ impl OutputBody {
         loop {
             if let Some(action) = self.core.poll_action() {
                 match action {
-                    OutputAction::Write(bytes) => return Poll::Ready(Some(bytes)),
+                    OutputAction::Write(bytes) => return Poll::Ready(Some(self.count(bytes))),
                     OutputAction::End { frame, .. } => {
                         self.finished = true;
                         self.read = None;
-                        return Poll::Ready(Some(frame));
+                        return Poll::Ready(Some(self.count(frame)));
                     }
                     OutputAction::Read { from, max } => {
                         self.read = Some(self.log.read_owned(from, max));
@@ -331,6 +335,16 @@ impl OutputBody {
             let now = self.permit.settings().now().max(at);
             self.core.handle_timeout(now);
         }
+    }
+
+    /// Counts a write for `/metrics`.
+    fn count(&self, bytes: Bytes) -> Bytes {
+        let settings = self.permit.settings();
+        settings.output_writes.fetch_add(1, Ordering::Relaxed);
+        settings
+            .output_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        bytes
     }
 
     /// Follows the log's span while the core wants to hear of it (it

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -96,6 +96,10 @@ pub struct StreamSettings {
     pub refused: AtomicUsize,
     /// Task output streams open now (also counted in `open`).
     pub output_open: AtomicUsize,
+    /// Writes (body frames) task output streams handed to the connection.
+    pub output_writes: AtomicU64,
+    /// Bytes task output streams handed to the connection.
+    pub output_bytes: AtomicU64,
     /// Seeds each stream's session (its lifetime jitter).
     pub jitter: Jitter,
     /// The origin of the sessions' [`Timestamp`]s.
@@ -352,6 +356,8 @@ impl StreamSettings {
             open: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
             output_open: AtomicUsize::new(0),
+            output_writes: AtomicU64::new(0),
+            output_bytes: AtomicU64::new(0),
             jitter: Jitter::new(crate::random::os_u64()?),
             origin: Instant::now(),
         })
