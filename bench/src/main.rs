@@ -5,10 +5,13 @@
 //! - `summarize --out DIR`: redo the tables from `DIR/runs.json`;
 //! - `load`: one fan-out run against a server that is already running (for profiling);
 //! - `smoke --tidings PATH`: 20 streams × 50 events against a fresh tidings; fails
-//!   unless every event arrived once, in order.
+//!   unless every event arrived once, in order;
+//! - `output-flood`: `yes` in a task with clients following its live output,
+//!   against the event stream's latency for other subscribers.
 
 mod http;
 mod loadgen;
+mod output_flood;
 mod procstat;
 mod publisher;
 mod report;
@@ -127,6 +130,30 @@ enum Command {
         /// Seconds to wait after the 1 s window.
         #[arg(long, default_value_t = 3.0)]
         grace: f64,
+    },
+    /// `yes` in a task followed by `--followers` output streams, against the
+    /// event stream's p99 for other subscribers (quiet / yes / yes+followers).
+    OutputFlood {
+        #[command(flatten)]
+        programs: ProgramArgs,
+        /// Streams following the task's output.
+        #[arg(long, default_value_t = 20)]
+        followers: usize,
+        /// Event stream subscribers whose latency is measured.
+        #[arg(long, default_value_t = 200)]
+        subscribers: usize,
+        /// Events per second published to them.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 4.0)]
+        secs: f64,
+        /// Repetitions of the three phases.
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Write every phase as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// The CI smoke run against a fresh tidings.
     Smoke {
@@ -290,6 +317,31 @@ fn main() -> ExitCode {
             tidings,
             tidings_arg,
         } => smoke::run(&tidings, &tidings_arg, &gen),
+        Command::OutputFlood {
+            programs,
+            followers,
+            subscribers,
+            rate,
+            secs,
+            reps,
+            json,
+        } => (|| {
+            let plan = output_flood::FloodPlan {
+                followers,
+                subscribers,
+                rate,
+                secs,
+                reps,
+            };
+            let programs = programs.programs().map_err(|e| e.to_string())?;
+            let phases = output_flood::run(&programs, &plan, &gen)?;
+            println!("{}", output_flood::table(&phases, &plan));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&phases).map_err(|e| e.to_string())?;
+                std::fs::write(path, text).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! The no-IO heart of Tidings: it models events, the broker's bounded
 //! subscriber queues and resume history (with keyed conflation for lagging
 //! subscribers), the timing of a server's SSE stream (heartbeat, lifetime,
-//! `end`), task status reconciliation, the SSE wire format, and the browser
+//! `end`), a task's live output stream (offsets, coalescing, UTF-8 edges), task status reconciliation, the SSE wire format, and the browser
 //! client's reconnect state machine and task store.
 //!
 //! It is **not** a server or a client: it opens no sockets, reads no clock,
@@ -102,6 +102,7 @@ pub mod event;
 pub mod id;
 #[cfg(feature = "serde")]
 mod jitter;
+pub mod output;
 #[cfg(feature = "serde")]
 pub mod session;
 #[cfg(feature = "serde")]

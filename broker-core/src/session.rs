@@ -159,6 +159,9 @@ enum Phase {
         last_write: Timestamp,
         /// The last data write (the flush interval counts from here).
         last_flush: Option<Timestamp>,
+        /// The last write before that data write (the heartbeat counts from
+        /// here again when the data write turns out to have written nothing).
+        write_before_flush: Timestamp,
         /// Since when the driver holds unwritten data, if it does.
         pending_since: Option<Timestamp>,
     },
@@ -201,6 +204,7 @@ impl StreamSession {
                 ends_at: now + Duration::from_millis(max_ms - cut),
                 last_write: now,
                 last_flush: None,
+                write_before_flush: now,
                 pending_since: None,
             },
             now,
@@ -260,6 +264,45 @@ impl StreamSession {
         self.advance(now);
     }
 
+    /// The last [`Action::Flush`] wrote nothing after all: what the driver
+    /// held turned out not to be writable yet (an output stream's bytes that
+    /// end inside a character). The heartbeat counts from the write before
+    /// it, so a stream never stays silent for longer than its interval; the
+    /// flush interval still counts from the flush.
+    pub fn handle_flush_empty(&mut self, now: Timestamp) {
+        let now = self.clock(now);
+        if let Phase::Open {
+            last_write,
+            last_flush,
+            write_before_flush,
+            ..
+        } = &mut self.phase
+        {
+            if *last_flush == Some(*last_write) {
+                *last_write = *write_before_flush;
+            }
+        }
+        self.advance(now);
+    }
+
+    /// The data write the last [`Action::Flush`] asked for went out only now
+    /// (the driver had to fetch the data first: an output stream reads its
+    /// log): the flush interval and the heartbeat count from here, so two
+    /// writes are never closer than the interval however long a fetch took.
+    pub fn handle_flush_written(&mut self, now: Timestamp) {
+        let now = self.clock(now);
+        if let Phase::Open {
+            last_write,
+            last_flush,
+            ..
+        } = &mut self.phase
+        {
+            *last_write = now;
+            *last_flush = Some(now);
+        }
+        self.advance(now);
+    }
+
     /// The deadline from [`StreamSession::poll_timeout`] passed. Each timer
     /// fires at most once per call, so no configuration can loop here.
     pub fn handle_timeout(&mut self, now: Timestamp) {
@@ -289,6 +332,7 @@ impl StreamSession {
             last_write,
             last_flush,
             pending_since,
+            ..
         } = self.phase
         else {
             return None;
@@ -324,10 +368,12 @@ impl StreamSession {
                 if let Phase::Open {
                     last_write,
                     last_flush,
+                    write_before_flush,
                     pending_since,
                     ..
                 } = &mut self.phase
                 {
+                    *write_before_flush = *last_write;
                     *last_write = now;
                     *last_flush = Some(now);
                     *pending_since = None;
@@ -546,6 +592,50 @@ mod tests {
         let _ = run_until(&mut s, 900);
         s.handle_data_ready(ms(900));
         assert_eq!(actions(&mut s), vec![Action::Flush]);
+    }
+
+    #[test]
+    fn a_flush_that_wrote_nothing_does_not_postpone_the_heartbeat() {
+        let c = SessionConfig {
+            flush_interval: OUTPUT_FLUSH_INTERVAL,
+            ..config()
+        };
+        let mut s = StreamSession::new(c, 1, ms(0));
+        s.handle_data_ready(ms(800));
+        assert_eq!(actions(&mut s), vec![Action::Flush]);
+        s.handle_flush_empty(ms(801));
+        assert_eq!(s.poll_timeout(), Some(ms(1000)), "counted from the opening");
+        assert_eq!(run_until(&mut s, 1000), vec![(1000, beat())]);
+        // A write after the flush (here a heartbeat) stands.
+        s.handle_data_ready(ms(1500));
+        assert_eq!(actions(&mut s), vec![Action::Flush]);
+        s.handle_timeout(ms(2500));
+        assert_eq!(actions(&mut s), vec![beat()]);
+        s.handle_flush_empty(ms(2600));
+        assert_eq!(s.poll_timeout(), Some(ms(3500)));
+    }
+
+    #[test]
+    fn a_late_write_moves_the_flush_interval_and_the_heartbeat() {
+        let c = SessionConfig {
+            flush_interval: OUTPUT_FLUSH_INTERVAL,
+            ..config()
+        };
+        let mut s = StreamSession::new(c, 1, ms(0));
+        s.handle_data_ready(ms(100));
+        assert_eq!(actions(&mut s), vec![Action::Flush]);
+        // The data took 80 ms to fetch; more is ready at once.
+        s.handle_flush_written(ms(180));
+        s.handle_data_ready(ms(180));
+        assert_eq!(actions(&mut s), vec![]);
+        assert_eq!(s.poll_timeout(), Some(ms(230)), "50 ms after the write");
+        assert_eq!(run_until(&mut s, 230), vec![(230, Action::Flush)]);
+        s.handle_flush_written(ms(230));
+        assert_eq!(
+            s.poll_timeout(),
+            Some(ms(1230)),
+            "the heartbeat, from the write"
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("filter", fuzz_checks::filter::check),
     ("broker_resume", fuzz_checks::broker_resume::check),
     ("sse_roundtrip", fuzz_checks::sse_roundtrip::check),
+    ("output_offset", fuzz_checks::output_offset::check),
+    ("output_text", fuzz_checks::output_text::check),
 ];
 
 /// Targets whose inputs another test replays.
@@ -118,4 +120,14 @@ fn broker_resume_fixtures_hold() {
 #[test]
 fn sse_roundtrip_fixtures_hold() {
     replay("sse_roundtrip");
+}
+
+#[test]
+fn output_offset_fixtures_hold() {
+    replay("output_offset");
+}
+
+#[test]
+fn output_text_fixtures_hold() {
+    replay("output_text");
 }

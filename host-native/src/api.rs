@@ -175,6 +175,27 @@ async fn dispatch(
             let output = state.tasks.output(&task_id()?, tail).await?;
             Ok(json_response(StatusCode::OK, &output))
         }
+        (RouteName::TaskOutputStream, Method::GET) => {
+            crate::output_stream::open(
+                &state.tasks,
+                &state.hub,
+                &state.streams,
+                &task_id()?,
+                req.headers(),
+                req.uri().query(),
+            )
+            .await
+        }
+        (RouteName::TaskOutputStream, _) => {
+            crate::output_stream::probe(
+                &state.tasks,
+                &state.streams,
+                &task_id()?,
+                req.headers(),
+                req.uri().query(),
+            )
+            .await
+        }
         (RouteName::TaskInput, _) => {
             let id = task_id()?;
             let text = parse_input(&json_body(req, Empty::Refused).await?)?;

@@ -1,6 +1,7 @@
 //! The one response body type of the server, and reading request bodies.
 //!
-//! A response is either a complete buffer or a live event stream; an enum
+//! A response is a complete buffer, a live event stream or a task's live
+//! output stream; an enum
 //! instead of a boxed trait object keeps a stream's body at one allocation.
 
 use std::convert::Infallible;
@@ -16,6 +17,7 @@ use hyper::Request;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::output_stream::OutputBody;
 use crate::stream::EventStream;
 
 /// A response body.
@@ -25,6 +27,8 @@ pub enum Body {
     Full(Option<Bytes>),
     /// An SSE stream.
     Stream(Box<EventStream>),
+    /// A task's live output stream.
+    Output(Box<OutputBody>),
 }
 
 impl Body {
@@ -53,6 +57,9 @@ impl hyper::body::Body for Body {
             Body::Stream(stream) => stream
                 .poll_next_frame(cx)
                 .map(|f| f.map(|b| Ok(Frame::data(b)))),
+            Body::Output(stream) => stream
+                .poll_next_frame(cx)
+                .map(|f| f.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -64,7 +71,7 @@ impl hyper::body::Body for Body {
         match self {
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
-            Body::Stream(_) => SizeHint::default(),
+            Body::Stream(_) | Body::Output(_) => SizeHint::default(),
         }
     }
 }

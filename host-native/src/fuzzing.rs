@@ -3,12 +3,15 @@
 //!
 //! Each is the very function the server runs on a request, not a copy:
 //! the `Host`/`Origin` guard, the credentials (bearer value, `Cookie`
-//! header, session value, `?token=`), the query strings and each JSON route's
+//! header, session value, `?token=`), the query strings (with the output
+//! stream's resume point: `Last-Event-ID` or `?from=`) and each JSON route's
 //! body. None of them may panic, whatever the input; errors come back as the
 //! message the client would get in `{"error": ...}`.
 //!
-//! broker-core's parsers (the SSE parser, event types, filters, event ids)
-//! are public in broker-core itself.
+//! broker-core's parsers (the SSE parser, event types, filters, event ids,
+//! output offsets) are public in broker-core itself; its cargo-fuzz targets
+//! are in `broker-core/fuzz/` (`output_offset` covers the offset parser this
+//! module's [`output_stream_query`] is built on).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -82,6 +85,18 @@ pub fn events_query(query: Option<&str>) -> Result<StreamQuery, String> {
     StreamQuery::parse(query).map_err(|e| e.to_string())
 }
 
+/// Where `GET /api/tasks/{id}/output/stream` starts: the `Last-Event-ID`
+/// header's raw bytes (it wins) or the query's `from`, and `heartbeat=`.
+/// `Ok(offset)` (`None`: from the beginning) or the `400` message.
+pub fn output_stream_query(
+    last_event_id: Option<&[u8]>,
+    query: Option<&str>,
+) -> Result<Option<u64>, String> {
+    crate::output_stream::OutputQuery::parse(last_event_id, query)
+        .map(|q| q.from)
+        .map_err(|e| e.to_string())
+}
+
 /// `tail` of `GET /api/tasks/{id}/output`.
 pub fn tail_query(query: Option<&str>) -> Result<usize, String> {
     crate::requests::parse_tail(query).map_err(|e| e.to_string())
@@ -146,6 +161,7 @@ mod tests {
             let _ = query_pairs(&text);
             let _ = events_query(Some(&text));
             let _ = tail_query(Some(&text));
+            let _ = output_stream_query(Some(bytes), Some(&text));
             assert!(!is_json_content_type(bytes));
             assert!(publish_body(bytes).is_err());
             assert!(create_task_body(bytes).is_err());

@@ -20,6 +20,7 @@ use bytes::BytesMut;
 use serde_json::{Map, Value};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::seq::SeqBlocks;
 
@@ -37,6 +38,9 @@ struct Inner {
     wake: Arc<Notify>,
     /// Set once by [`Hub::close`]: every stream ends with `end{shutdown}`.
     closing: AtomicBool,
+    /// Cancelled by [`Hub::close`]: what streams that do not follow the
+    /// broker (a task's output) wait on, so no publish wakes them.
+    closed: CancellationToken,
     /// The durable `SEQ` reservation, told of every `SEQ` handed out (after
     /// the broker's lock is released; atomics only).
     seq: Option<Arc<SeqBlocks>>,
@@ -80,6 +84,7 @@ impl Hub {
                 broker: Mutex::new(Broker::new(epoch, first_seq, config)),
                 wake: Arc::new(Notify::new()),
                 closing: AtomicBool::new(false),
+                closed: CancellationToken::new(),
                 seq,
             }),
         }
@@ -169,7 +174,14 @@ impl Hub {
     /// streams check on every wake-up and wakes them all.
     pub fn close(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
+        self.inner.closed.cancel();
         self.inner.wake.notify_waiters();
+    }
+
+    /// Completes once [`Hub::close`] was called (at once if it already
+    /// was). Publishing never wakes it.
+    pub fn closed(&self) -> WaitForCancellationFutureOwned {
+        self.inner.closed.clone().cancelled_owned()
     }
 
     /// Whether [`Hub::close`] was called.

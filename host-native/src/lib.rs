@@ -36,6 +36,7 @@
 //! (the locked, private data directory), [`seq`] (`SEQ` reserved in durable
 //! blocks), `api` (the request-level checks, routing and REST handlers),
 //! `requests` (each route's body and query), `body`, `stream` (the SSE body),
+//! `output_stream` (a task's live output stream),
 //! `auth` and `session` (credentials and the session cookie),
 //! [`allowed_hosts`] (the DNS-rebinding guard), `static_files`, `metrics`,
 //! `openapi`, [`tasks`] (the task runner), [`fuzzing`] (the network-facing
@@ -56,6 +57,7 @@ pub mod hub;
 pub mod limits;
 mod metrics;
 pub mod openapi;
+mod output_stream;
 pub mod parse;
 mod random;
 mod requests;

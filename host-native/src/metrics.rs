@@ -25,8 +25,26 @@ pub fn render(state: &State) -> String {
     metric(
         "tidings_open_streams",
         "gauge",
-        "SSE streams open now.",
+        "SSE streams open now (event streams and task output streams).",
         &one(state.streams.open.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_output_streams",
+        "gauge",
+        "Task output streams open now (also counted in tidings_open_streams).",
+        &one(state.streams.output_open.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_output_writes_total",
+        "counter",
+        "Writes task output streams handed to their connections (a coalesced chunk, a heartbeat, `end`).",
+        &one(state.streams.output_writes.load(Ordering::Relaxed) as f64),
+    );
+    metric(
+        "tidings_output_bytes_total",
+        "counter",
+        "Bytes task output streams handed to their connections.",
+        &one(state.streams.output_bytes.load(Ordering::Relaxed) as f64),
     );
     metric(
         "tidings_streams_refused_total",

@@ -260,6 +260,54 @@ fn operations() -> Value {
                     }
                 }
             },
+            "/api/tasks/{id}/output/stream": {
+                "parameters": [id_param()],
+                "get": {
+                    "summary": "A task's output, live (SSE), resumable by byte offset",
+                    "description": "Frames: `retry`; `ready {task_id, start, end, heartbeat_ms}` (the log's first and \
+                        next byte offsets when the stream opened); chunks `id: <byte offset just past the chunk>` / \
+                        `event: output` / `data: {\"text\"}` (the chunk decoded as UTF-8, a character split across \
+                        reads kept whole; at most one chunk per ~50 ms, at most 64 KiB per frame); \
+                        `truncated {from}` when the offset wanted is older than the log still kept (the text goes \
+                        on from `from`); `: keep-alive` comments (or `event: heartbeat` with `heartbeat=event`); \
+                        `end {reason: finished|max-lifetime|shutdown}` (`finished` once the task is final and its \
+                        whole log was sent). Resume with `Last-Event-ID` or `from`: the texts of a stream and its \
+                        resumptions concatenate to the log. Counts toward --max-streams with /api/events.",
+                    "parameters": [
+                        {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 0},
+                         "description": "Start at this byte offset (default 0: the first byte the task wrote; \
+                            older than the kept log gives `truncated`). The Last-Event-ID header wins."},
+                        {"name": "heartbeat", "in": "query", "schema": {"type": "string", "enum": ["event", "comment"]},
+                         "description": "`event`: idle heartbeats as `event: heartbeat` with `{}` instead of the `: keep-alive` comment."},
+                        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string", "pattern": "^[0-9]*$"},
+                         "description": "Resume at this byte offset (an output chunk's id); empty counts as absent."}
+                    ],
+                    "responses": {
+                        "200": {"description": "The stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        "400": error("`from` or Last-Event-ID is not a byte offset, or is past the end of the task's output; a bad `heartbeat`."),
+                        "401": unauthorized,
+                        "404": not_found,
+                        "503": error("The open-stream cap is reached (shared with /api/events); see Retry-After.")
+                    }
+                },
+                "head": {
+                    "summary": "Check the output stream without opening it",
+                    "description": "Answers what GET with the same query and Last-Event-ID would (400, 401, 404, 503 with \
+                        Retry-After at the cap, else 200 with text/event-stream) with no body and no stream.",
+                    "parameters": [
+                        {"name": "from", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "heartbeat", "in": "query", "schema": {"type": "string", "enum": ["event", "comment"]}},
+                        {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {"description": "A GET would open the stream."},
+                        "400": error("`from` or Last-Event-ID is not a byte offset, or is past the end; a bad `heartbeat`."),
+                        "401": unauthorized,
+                        "404": not_found,
+                        "503": error("The open-stream cap is reached; see Retry-After.")
+                    }
+                }
+            },
             "/api/tasks/{id}/input": {
                 "parameters": [id_param()],
                 "post": {

@@ -21,6 +21,8 @@ pub enum RouteName {
     Task,
     /// `/api/tasks/{id}/output`
     TaskOutput,
+    /// `/api/tasks/{id}/output/stream`
+    TaskOutputStream,
     /// `/api/tasks/{id}/input`
     TaskInput,
     /// `/api/tasks/{id}/rename`
@@ -79,6 +81,12 @@ pub const ROUTES: &[Route] = &[
         pattern: "/api/tasks/{id}/output",
         methods: &[Method::GET],
         allow: "GET",
+    },
+    Route {
+        name: RouteName::TaskOutputStream,
+        pattern: "/api/tasks/{id}/output/stream",
+        methods: &[Method::GET, Method::HEAD],
+        allow: "GET, HEAD",
     },
     Route {
         name: RouteName::TaskInput,
@@ -160,6 +168,8 @@ mod tests {
         assert_eq!((r.name, id), (RouteName::Terminal, None));
         let (r, id) = resolve("/api/tasks/t-1/output").expect("a route");
         assert_eq!((r.name, id), (RouteName::TaskOutput, Some("t-1")));
+        let (r, id) = resolve("/api/tasks/t-1/output/stream").expect("a route");
+        assert_eq!((r.name, id), (RouteName::TaskOutputStream, Some("t-1")));
         assert!(resolve("/api/tasks/").is_none());
         assert!(resolve("/api/tasks/a/b").is_none());
         assert!(resolve("/api/nothing").is_none());

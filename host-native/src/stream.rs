@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -94,6 +94,12 @@ pub struct StreamSettings {
     pub open: AtomicUsize,
     /// Streams refused by the cap since start.
     pub refused: AtomicUsize,
+    /// Task output streams open now (also counted in `open`).
+    pub output_open: AtomicUsize,
+    /// Writes (body frames) task output streams handed to the connection.
+    pub output_writes: AtomicU64,
+    /// Bytes task output streams handed to the connection.
+    pub output_bytes: AtomicU64,
     /// Seeds each stream's session (its lifetime jitter).
     pub jitter: Jitter,
     /// The origin of the sessions' [`Timestamp`]s.
@@ -112,7 +118,7 @@ impl StreamSettings {
     }
 
     /// Now, as the sessions count time: milliseconds since `origin`.
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         let ms = Instant::now()
             .saturating_duration_since(self.origin)
             .as_millis();
@@ -120,19 +126,20 @@ impl StreamSettings {
     }
 
     /// The instant a session's deadline names.
-    fn instant(&self, at: Timestamp) -> Instant {
+    pub(crate) fn instant(&self, at: Timestamp) -> Instant {
         self.origin + Duration::from_millis(at.as_millis())
     }
 }
 
-/// A place under the stream cap, given back on drop.
+/// A place under the stream cap, given back on drop. Event streams and task
+/// output streams share the cap.
 #[derive(Debug)]
-struct Permit {
+pub(crate) struct Permit {
     settings: Arc<StreamSettings>,
 }
 
 impl Permit {
-    fn acquire(settings: &Arc<StreamSettings>) -> Option<Permit> {
+    pub(crate) fn acquire(settings: &Arc<StreamSettings>) -> Option<Permit> {
         let before = settings.open.fetch_add(1, Ordering::SeqCst);
         if before >= settings.max_streams {
             settings.open.fetch_sub(1, Ordering::SeqCst);
@@ -142,6 +149,13 @@ impl Permit {
         Some(Permit {
             settings: Arc::clone(settings),
         })
+    }
+}
+
+impl Permit {
+    /// The settings the permit was taken under.
+    pub(crate) fn settings(&self) -> &Arc<StreamSettings> {
+        &self.settings
     }
 }
 
@@ -341,6 +355,9 @@ impl StreamSettings {
             max_streams: options.max_streams,
             open: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
+            output_open: AtomicUsize::new(0),
+            output_writes: AtomicU64::new(0),
+            output_bytes: AtomicU64::new(0),
             jitter: Jitter::new(crate::random::os_u64()?),
             origin: Instant::now(),
         })

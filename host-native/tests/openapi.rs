@@ -61,7 +61,8 @@ async fn every_documented_operation_exists_and_every_route_is_documented() {
             };
             if item.get(method).is_some() {
                 assert_ne!(status, 405, "{method} {path}");
-                if status == 404 {
+                // A HEAD answer has no body to say why.
+                if status == 404 && method != "head" {
                     assert!(text.contains("no such task"), "{method} {path}: {text}");
                 }
                 let responses = item[method]["responses"].as_object().expect("responses");

@@ -12,4 +12,6 @@ pub mod broker_resume;
 pub mod event_id;
 pub mod event_type;
 pub mod filter;
+pub mod output_offset;
+pub mod output_text;
 pub mod sse_roundtrip;

@@ -42,6 +42,33 @@ impl std::fmt::Debug for TaskManager {
 pub struct TaskLog {
     path: PathBuf,
     live: Option<watch::Receiver<LogState>>,
+    end: TaskEnd,
+}
+
+/// Whether a task has reached a final status, read from the table the
+/// runner publishes after every change (no message to the runner).
+#[derive(Clone, Debug)]
+pub struct TaskEnd {
+    id: TaskId,
+    table: watch::Receiver<Arc<Vec<Task>>>,
+}
+
+impl TaskEnd {
+    /// Whether the task is final now. A task no longer in the table was
+    /// finished and removed (`--keep-finished`).
+    pub fn is_final(&mut self) -> bool {
+        let table = self.table.borrow_and_update();
+        table
+            .iter()
+            .find(|t| t.id == self.id)
+            .is_none_or(|t| t.status.is_final())
+    }
+
+    /// Waits until the table changes; `false` once the runner is gone (it
+    /// will never change again).
+    pub async fn changed(&mut self) -> bool {
+        self.table.changed().await.is_ok()
+    }
 }
 
 impl TaskLog {
@@ -66,6 +93,23 @@ impl TaskLog {
     /// the task has let go of its terminal: nothing more will be written).
     pub fn watch(&self) -> Option<watch::Receiver<LogState>> {
         self.live.clone()
+    }
+
+    /// Up to `max` bytes from offset `from`, as [`TaskLog::read`], on the
+    /// blocking pool: the handle owns nothing of `self`, so a stream body
+    /// can hold it across polls.
+    pub fn read_owned(
+        &self,
+        from: u64,
+        max: usize,
+    ) -> tokio::task::JoinHandle<std::io::Result<(u64, Vec<u8>, LogSpan)>> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || log::read_from(&path, from, max))
+    }
+
+    /// Whether the task is final, and a wait for that to change.
+    pub fn end(&self) -> TaskEnd {
+        self.end.clone()
     }
 }
 
@@ -198,7 +242,14 @@ impl TaskManager {
     /// A task's log, to read by offset and follow.
     pub async fn log(&self, id: &TaskId) -> Result<TaskLog, TaskError> {
         let LogRef { path, live } = self.log_ref(id).await?;
-        Ok(TaskLog { path, live })
+        Ok(TaskLog {
+            path,
+            live,
+            end: TaskEnd {
+                id: id.clone(),
+                table: self.sorted.clone(),
+            },
+        })
     }
 
     async fn log_ref(&self, id: &TaskId) -> Result<LogRef, TaskError> {

@@ -46,7 +46,7 @@ use broker_core::{Task, TaskStatus, Timestamp};
 
 pub use announce::CommitError;
 pub use log::{LogSpan, LogState, LogTail, MAX_TAIL_BYTES, MAX_TAIL_LINES, MIN_LOG_MAX};
-pub use manager::{TaskLog, TaskManager, RECENT_OUTPUT_LINES};
+pub use manager::{TaskEnd, TaskLog, TaskManager, RECENT_OUTPUT_LINES};
 pub use persist::{load, LoadedTasks};
 pub use process::MAX_QUEUED_INPUT;
 
