@@ -82,6 +82,7 @@
 #[cfg(feature = "serde")]
 mod frame;
 mod offset;
+mod pace;
 #[cfg(feature = "serde")]
 mod stream;
 #[cfg(feature = "serde")]
@@ -90,6 +91,7 @@ mod text;
 #[cfg(feature = "serde")]
 pub use frame::{output_frame, output_ready_frame, truncated_frame, OUTPUT_FRAME_OVERHEAD};
 pub use offset::{parse_offset, OffsetError};
+pub use pace::{OutputPace, DEFAULT_OUTPUT_BURST, DEFAULT_OUTPUT_RATE};
 #[cfg(feature = "serde")]
 pub use stream::{OpenError, OutputAction, OutputConfig, OutputStream, Span, MIN_OUTPUT_FRAME};
 #[cfg(feature = "serde")]

@@ -126,6 +126,8 @@ pub struct Config {
     pub shell: Option<String>,
     /// The most output bytes a task's log keeps (the newest).
     pub task_log_max: u64,
+    /// Bytes per second a task's terminal is read at most (0: no limit).
+    pub task_output_rate: u64,
     /// The most live tasks; more get `429`.
     pub max_live_tasks: usize,
     /// Finished tasks kept (oldest removed first, announced as `task.removed`).
@@ -170,6 +172,7 @@ impl Default for Config {
             idle_threshold: DEFAULT_IDLE_THRESHOLD,
             shell: None,
             task_log_max: DEFAULT_TASK_LOG_MAX,
+            task_output_rate: broker_core::output::DEFAULT_OUTPUT_RATE,
             max_live_tasks: DEFAULT_MAX_LIVE_TASKS,
             keep_finished: DEFAULT_KEEP_FINISHED,
         }
@@ -294,6 +297,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TIDINGS_TASK_LOG_MAX", value_name = "BYTES", default_value_t = DEFAULT_TASK_LOG_MAX,
           value_parser = clap::value_parser!(u64).range(crate::tasks::MIN_LOG_MAX..=MAX_TASK_LOG_MAX))]
     pub task_log_max: u64,
+    /// Most bytes a second read from a task's terminal (KiB, MiB units; 0
+    /// for no limit). A program printing faster waits in `write`, as on a
+    /// slow terminal; bursts of up to 256 KiB pass at once.
+    #[arg(long, env = "TIDINGS_TASK_OUTPUT_RATE", value_name = "BYTES", default_value = "1MiB",
+          value_parser = parse_output_rate)]
+    pub task_output_rate: u64,
     /// Most tasks alive at once; more get 429.
     #[arg(long, env = "TIDINGS_MAX_LIVE_TASKS", value_name = "N", default_value_t = DEFAULT_MAX_LIVE_TASKS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_MAX_LIVE_TASKS as u64))]
@@ -336,6 +345,7 @@ impl From<ServeArgs> for Config {
             idle_threshold: args.idle_threshold,
             shell: args.shell,
             task_log_max: args.task_log_max,
+            task_output_rate: args.task_output_rate,
             max_live_tasks: args.max_live_tasks,
             keep_finished: args.keep_finished,
         }
@@ -409,6 +419,11 @@ impl Config {
             crate::tasks::MIN_LOG_MAX,
             MAX_TASK_LOG_MAX,
         );
+        c.rule(
+            self.task_output_rate == 0
+                || (MIN_OUTPUT_RATE..=MAX_OUTPUT_RATE).contains(&self.task_output_rate),
+            "--task-output-rate: 0 (no limit) or 1 KiB to 1 GiB a second",
+        );
         c.count(
             "--max-live-tasks",
             self.max_live_tasks as u64,
@@ -457,6 +472,23 @@ pub fn parse_history_bytes(text: &str) -> Result<usize, String> {
     if !(MIN_HISTORY_BYTES..=MAX_HISTORY_BYTES).contains(&n) {
         return Err(format!(
             "{n} bytes is outside {MIN_HISTORY_BYTES}..={MAX_HISTORY_BYTES} (64 KiB to 1 TiB)"
+        ));
+    }
+    Ok(n)
+}
+
+/// The slowest `--task-output-rate` accepted besides 0 (1 KiB/s).
+pub const MIN_OUTPUT_RATE: u64 = 1024;
+/// The fastest `--task-output-rate` accepted (1 GiB/s).
+pub const MAX_OUTPUT_RATE: u64 = 1 << 30;
+
+/// Reads `--task-output-rate`: 0, or a size (see [`parse_bytes`]) between
+/// [`MIN_OUTPUT_RATE`] and [`MAX_OUTPUT_RATE`].
+pub fn parse_output_rate(text: &str) -> Result<u64, String> {
+    let n = parse_bytes(text).map_err(|e| e.to_string())? as u64;
+    if n != 0 && !(MIN_OUTPUT_RATE..=MAX_OUTPUT_RATE).contains(&n) {
+        return Err(format!(
+            "{n} bytes a second is outside {MIN_OUTPUT_RATE}..={MAX_OUTPUT_RATE} (1 KiB to 1 GiB; 0 for no limit)"
         ));
     }
     Ok(n)
@@ -562,6 +594,16 @@ mod tests {
             .collect();
         assert_eq!(shown, ["dash.example", "proxy.example:8443"]);
         assert!(Cli::try_parse_from(["tidings", "--allowed-host", "a b"]).is_err());
+    }
+
+    #[test]
+    fn output_rate_is_zero_or_a_sane_rate() {
+        assert_eq!(parse_output_rate("0"), Ok(0));
+        assert_eq!(parse_output_rate("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_output_rate("1024"), Ok(1024));
+        for bad in ["1023", "2GiB", "fast", "-1", ""] {
+            assert!(parse_output_rate(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -234,6 +234,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             idle_threshold: config.idle_threshold,
             shell: config.shell.clone(),
             task_log_max: config.task_log_max,
+            task_output_rate: config.task_output_rate,
             max_live_tasks: config.max_live_tasks,
             keep_finished: config.keep_finished,
         },

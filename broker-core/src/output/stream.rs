@@ -455,8 +455,12 @@ mod tests {
         s.handle_read(0, b"abc", span(0, 6), ms(11));
         assert!(written(&actions(&mut s)).contains("id: 3\n"));
         assert!(!s.wants_span(), "it knows of more: no need to hear of it");
-        assert_eq!(s.poll_timeout(), Some(ms(60)), "the next chunk 50 ms later");
-        s.handle_timeout(ms(60));
+        assert_eq!(
+            s.poll_timeout(),
+            Some(ms(61)),
+            "the next chunk 50 ms after this one was written"
+        );
+        s.handle_timeout(ms(61));
         assert_eq!(written(&actions(&mut s)), format!("<read 3 {BUDGET}>"));
     }
 
@@ -467,7 +471,11 @@ mod tests {
         s.handle_read(0, b"a\xe2\x82", span(0, 3), ms(1));
         assert!(written(&actions(&mut s)).contains("id: 1\n"));
         assert!(s.wants_span(), "nothing more to send until the log grows");
-        assert_eq!(s.poll_timeout(), Some(ms(15_000)), "only the heartbeat");
+        assert_eq!(
+            s.poll_timeout(),
+            Some(ms(15_001)),
+            "only the heartbeat, 15 s after the last write"
+        );
         s.handle_span(span(0, 4), ms(100));
         assert_eq!(written(&actions(&mut s)), format!("<read 1 {BUDGET}>"));
         s.handle_read(1, b"\xe2\x82\xac", span(0, 4), ms(101));

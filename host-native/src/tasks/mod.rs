@@ -81,6 +81,8 @@ pub struct TaskConfig {
     pub shell: Option<String>,
     /// The most bytes of output a task's log keeps (the newest).
     pub task_log_max: u64,
+    /// Bytes per second a task's terminal is read at most (0: no limit).
+    pub task_output_rate: u64,
     /// The most tasks alive at once; more are refused (429).
     pub max_live_tasks: usize,
     /// How many finished tasks are kept; older ones are removed with their
@@ -90,13 +92,14 @@ pub struct TaskConfig {
 
 impl Default for TaskConfig {
     /// The defaults the contract names: reconcile every 2 s, idle after
-    /// 90 s, 8 MiB logs, 256 live tasks, 1000 finished ones kept.
+    /// 90 s, 8 MiB logs read at up to 1 MiB/s, 256 live tasks, 1000 finished ones kept.
     fn default() -> Self {
         TaskConfig {
             reconcile_interval: Duration::from_secs(2),
             idle_threshold: Duration::from_secs(90),
             shell: None,
             task_log_max: DEFAULT_TASK_LOG_MAX,
+            task_output_rate: broker_core::output::DEFAULT_OUTPUT_RATE,
             max_live_tasks: DEFAULT_MAX_LIVE_TASKS,
             keep_finished: DEFAULT_KEEP_FINISHED,
         }

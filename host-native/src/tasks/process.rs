@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use broker_core::output::{OutputPace, DEFAULT_OUTPUT_BURST};
 use broker_core::Timestamp;
 use nix::errno::Errno;
 use nix::sys::signal::{kill, killpg, Signal};
@@ -112,6 +113,8 @@ pub(crate) struct Spawn<'a> {
     pub log_path: &'a Path,
     /// The log's cap in bytes.
     pub log_max: u64,
+    /// Bytes per second the terminal is read at most (0: no limit).
+    pub output_rate: u64,
     /// The start time.
     pub now: Timestamp,
     /// Called once by the output thread when the terminal reaches end of
@@ -161,10 +164,11 @@ pub(crate) fn spawn(argv: &[String], how: Spawn<'_>) -> Result<Process, String> 
         let writer = master.take_writer().map_err(|e| e.to_string())?;
         let state = Arc::clone(&output);
         let on_eof = how.on_eof;
+        let pace = OutputPace::new(how.output_rate, DEFAULT_OUTPUT_BURST, Timestamp::ZERO);
         std::thread::Builder::new()
             .name(format!("task-output-{raw_pid}"))
             .spawn(move || {
-                copy_output(reader, log, &state);
+                copy_output(reader, log, &state, pace);
                 on_eof();
             })
             .map_err(|e| e.to_string())?;
@@ -191,15 +195,30 @@ pub(crate) fn spawn(argv: &[String], how: Spawn<'_>) -> Result<Process, String> 
 }
 
 /// The output thread: terminal → log, until end of file (`EIO` on Linux once
-/// the last slave descriptor closes). The log warns once per task about
-/// failed writes.
-fn copy_output(mut reader: Box<dyn Read + Send>, mut log: LogWriter, state: &OutputState) {
+/// the last slave descriptor closes), at most at the pace's rate (the
+/// program waits in `write` meanwhile; this thread is its own, so sleeping
+/// blocks nothing else). The log warns once per task about failed writes.
+fn copy_output(
+    mut reader: Box<dyn Read + Send>,
+    mut log: LogWriter,
+    state: &OutputState,
+    mut pace: OutputPace,
+) {
     let mut buf = vec![0u8; 16 * 1024];
+    // The pace runs on a monotonic clock: a wall clock set back would stall
+    // the reads until it caught up.
+    let origin = Instant::now();
+    let monotonic =
+        || Timestamp::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX));
     loop {
+        if let Some(wait) = pace.poll_wait(monotonic()) {
+            std::thread::sleep(wait);
+        }
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 log.append(&buf[..n]);
+                pace.handle_read(monotonic(), n);
                 state
                     .last_output_ms
                     .store(super::now().as_millis(), Ordering::Release);

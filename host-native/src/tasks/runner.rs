@@ -473,6 +473,7 @@ impl Runner {
                 env: &env,
                 log_path: &log_path,
                 log_max: self.config.task_log_max,
+                output_rate: self.config.task_output_rate,
                 now: started,
                 on_eof: Box::new(move || {
                     if let Some(commands) = commands {
