@@ -456,9 +456,11 @@ mod tests {
             scan.feed(a, &mut seen);
             scan.feed(b, &mut seen);
             assert_eq!((seen.frames, seen.truncated), (2, 1), "cut at {cut}");
+            // The larger of the two output frames.
             assert_eq!(
                 seen.max_frame,
-                "id: 9\nevent: output\ndata: {\"text\":\"abc\"}\n\n".len()
+                "id: 12\nevent: output\ndata: {\"text\":\"d\\n\"}\n\n".len(),
+                "cut at {cut}"
             );
         }
     }
